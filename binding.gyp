@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "kfault",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/guest.c",
+        "native/harnesses.c",
+        "native/sweep.c"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-O2"],
+      "cflags_c": ["-std=gnu11"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions"]
+    }
+  ]
+}

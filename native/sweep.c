@@ -1,0 +1,141 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kfault.h"
+
+#define FAIL_NTH "/proc/thread-self/fail-nth"
+
+static void set_error(struct kf_error *e, int err, const char *syscall, const char *path)
+{
+	e->err = err;
+	e->code = NULL;
+	e->syscall = syscall;
+	snprintf(e->path, sizeof(e->path), "%s", path ? path : "");
+	e->message[0] = '\0';
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void reset_ctx(struct kf_ctx *c, const char *dir)
+{
+	c->dir = dir;
+	c->fd[0] = c->fd[1] = c->fd[2] = -1;
+	c->id = -1;
+}
+
+static void release(const struct kf_harness *h, struct kf_ctx *c)
+{
+	if (h->undo)
+		h->undo(c);
+	for (int i = 0; i < 3; i++)
+		if (c->fd[i] >= 0)
+			close(c->fd[i]);
+}
+
+static int write_nth(int fd, unsigned int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+}
+
+/* What is left of the countdown: 0 means the nth injection point was reached and failed. */
+static long read_nth(int fd)
+{
+	char buf[16];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
+	     struct kf_step *steps, size_t *count, int *complete, struct kf_error *e)
+{
+	struct kf_ctx ctx;
+	int fd, ret = -1;
+
+	*count = 0;
+	*complete = 0;
+	if (!kf_in_guest(e))
+		return -1;
+	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		set_error(e, errno, "open", FAIL_NTH);
+		return -1;
+	}
+	reset_ctx(&ctx, dir);
+	if (h->setup && (ret = h->setup(&ctx)) < 0) {
+		set_error(e, -ret, "setup", h->name);
+		goto out;
+	}
+	/* An unarmed run first: the harness must work without faults, and it warms up every
+	 * page and lazy kernel state the armed runs touch. */
+	reset_ctx(&ctx, dir);
+	ret = h->run(&ctx);
+	release(h, &ctx);
+	if (ret < 0) {
+		set_error(e, -ret, h->syscall, h->name);
+		snprintf(e->message, sizeof(e->message),
+			 "harness %s fails with no fault injected: %s", h->name, strerror(-ret));
+		ret = -1;
+		goto teardown;
+	}
+	memset(steps, 0, sizeof(*steps) * (size_t)max_steps);
+
+	for (int nth = 1; nth <= max_steps; nth++) {
+		struct kf_step *s = &steps[nth - 1];
+		long left;
+		long long t0;
+
+		reset_ctx(&ctx, dir);
+		if (write_nth(fd, (unsigned int)nth) < 0) {
+			set_error(e, errno, "write", FAIL_NTH);
+			ret = -1;
+			goto teardown;
+		}
+		t0 = now_ns();
+		s->ret = h->run(&ctx);
+		s->ns = now_ns() - t0;
+		left = read_nth(fd);
+		if (left != 0)
+			write_nth(fd, 0);
+		release(h, &ctx);
+		s->nth = nth;
+		s->injected = left == 0;
+		*count = (size_t)nth;
+		if (left < 0) {
+			set_error(e, errno, "read", FAIL_NTH);
+			ret = -1;
+			goto teardown;
+		}
+		if (!s->injected) {
+			*complete = 1;
+			break;
+		}
+	}
+	ret = 0;
+teardown:
+	if (h->teardown) {
+		reset_ctx(&ctx, dir);
+		h->teardown(&ctx);
+	}
+out:
+	write_nth(fd, 0);
+	close(fd);
+	return ret;
+}
