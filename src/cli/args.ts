@@ -1,0 +1,62 @@
+// Command-line flags -> a config object (validated by the same schema as config files).
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, parseConfig, type Config } from '../config.js';
+
+export const options = {
+  config: { type: 'string' },
+  image: { type: 'string' },
+  tree: { type: 'string' },
+  fragment: { type: 'string', multiple: true },
+  patches: { type: 'string' },
+  accel: { type: 'string' },
+  cpus: { type: 'string' },
+  memory: { type: 'string' },
+  'max-steps': { type: 'string' },
+  'log-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  'print-qemu': { type: 'boolean' },
+  console: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type Flags = ReturnType<typeof parse>['values'];
+
+export function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new ConfigError([{ path: 'argv', message: (e as Error).message }]);
+  }
+}
+
+function int(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError([{ path: `--${flag}`, message: `expected a whole number, got '${value}'` }]);
+  return Number(value);
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  const file = path ?? (existsSync('kfault.config.json') ? 'kfault.config.json' : undefined);
+  if (!file) return {};
+  if (!existsSync(file)) throw new ConfigError([{ path: '--config', message: `${file} does not exist` }]);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError([{ path: file, message: `not valid JSON: ${(e as Error).message}` }]);
+  }
+}
+
+/** The config file (if any) with flags on top, validated. */
+export function configFrom(flags: Flags): Config {
+  const file = readConfigFile(flags.config);
+  const section = (k: string) => ({ ...((file[k] as object | undefined) ?? {}) }) as Record<string, unknown>;
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return parseConfig({
+    ...file,
+    kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches }) },
+    machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
+    sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']) }) },
+    ...defined({ logDir: flags['log-dir'] }),
+  });
+}

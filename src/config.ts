@@ -1,0 +1,106 @@
+// kfault's configuration: defaults in one object, types inferred from the schema, cross-field
+// checks as small pure functions, errors printed one per line with their dotted path.
+import { z } from 'zod';
+
+export const defaults = {
+  kernel: {
+    /** Debian's linux-source package, unpacked and built with kernel/kfault.config */
+    source: 'linux-source-6.12',
+    tree: undefined as string | undefined,
+    image: undefined as string | undefined,
+    fragments: [] as string[],
+    patches: undefined as string | undefined,
+  },
+  machine: {
+    accel: 'auto' as 'auto' | 'kvm' | 'tcg',
+    cpus: 2,
+    memoryMiB: 1024,
+    bootTimeoutMs: 120_000,
+    requestTimeoutMs: 600_000,
+    kvmProbeMs: 15_000,
+    cmdline: [] as string[],
+  },
+  sweep: {
+    maxSteps: 1000,
+  },
+  logDir: '.kfault',
+};
+
+const Kernel = z.strictObject({
+  source: z.string().regex(/^linux-source-\d+\.\d+$/, 'expected a Debian package name like linux-source-6.12').default(defaults.kernel.source),
+  tree: z.string().min(1).optional(),
+  image: z.string().min(1).optional(),
+  fragments: z.array(z.string().min(1)).default(defaults.kernel.fragments),
+  patches: z.string().min(1).optional(),
+});
+
+const Machine = z.strictObject({
+  accel: z.enum(['auto', 'kvm', 'tcg']).default(defaults.machine.accel),
+  cpus: z.number().int().min(1).max(64).default(defaults.machine.cpus),
+  memoryMiB: z.number().int().min(256).max(65536).default(defaults.machine.memoryMiB),
+  bootTimeoutMs: z.number().int().min(1000).default(defaults.machine.bootTimeoutMs),
+  requestTimeoutMs: z.number().int().min(1000).default(defaults.machine.requestTimeoutMs),
+  kvmProbeMs: z.number().int().min(1000).default(defaults.machine.kvmProbeMs),
+  cmdline: z.array(z.string().regex(/^\S+$/, 'expected one kernel parameter without spaces')).default(defaults.machine.cmdline),
+});
+
+const Sweep = z.strictObject({
+  maxSteps: z.number().int().min(1).max(1_000_000).default(defaults.sweep.maxSteps),
+});
+
+export const ConfigSchema = z.strictObject({
+  kernel: Kernel.default({ ...defaults.kernel }),
+  machine: Machine.default({ ...defaults.machine }),
+  sweep: Sweep.default({ ...defaults.sweep }),
+  logDir: z.string().min(1).default(defaults.logDir),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type UserConfig = z.input<typeof ConfigSchema>;
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Only one of source, tree and image picks the kernel. */
+export function checkKernelChoice(c: Config): ConfigProblem[] {
+  if (c.kernel.tree && c.kernel.image) {
+    return [{ path: 'kernel.image', message: 'give either kernel.tree or kernel.image, not both' }];
+  }
+  return [];
+}
+
+/** Patches and fragments are applied to a source that kfault builds; a prebuilt image has none. */
+export function checkImageExtras(c: Config): ConfigProblem[] {
+  if (!c.kernel.image) return [];
+  const out: ConfigProblem[] = [];
+  if (c.kernel.fragments.length) out.push({ path: 'kernel.fragments', message: 'cannot apply config fragments to a prebuilt kernel.image' });
+  if (c.kernel.patches) out.push({ path: 'kernel.patches', message: 'cannot apply patches to a prebuilt kernel.image' });
+  return out;
+}
+
+const crossChecks = [checkKernelChoice, checkImageExtras];
+
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(readonly problems: ConfigProblem[]) {
+    super(formatProblems(problems));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblems(problems: ConfigProblem[]): string {
+  return ['invalid kfault configuration:', ...problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`)].join('\n');
+}
+
+/** Validates a config; throws ConfigError listing every problem. */
+export function parseConfig(input: unknown): Config {
+  const r = ConfigSchema.safeParse(input ?? {});
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  }
+  const problems = crossChecks.flatMap((check) => check(r.data));
+  if (problems.length) throw new ConfigError(problems);
+  return r.data;
+}

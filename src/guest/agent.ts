@@ -1,0 +1,77 @@
+// The guest agent: runs as a child of the guest's init, serves the host over virtio-serial.
+import { openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createReadStream } from 'node:fs';
+import { release } from 'node:os';
+import * as addon from '../addon.js';
+import { AgentMessage, parseLine, Request } from '../protocol.js';
+import { FAIL_NTH_SETTINGS, withFaultSettings } from './faults.js';
+
+export const PORT_NAME = 'kfault.agent';
+const WORK_DIR = '/run/kfault/work';
+
+function findPort(): string {
+  const dir = '/sys/class/virtio-ports';
+  for (const port of readdirSync(dir)) {
+    if (readFileSync(`${dir}/${port}/name`, 'utf8').trim() === PORT_NAME) return `/dev/${port}`;
+  }
+  throw new Error(`no virtio-serial port named ${PORT_NAME} in ${dir}`);
+}
+
+async function handle(req: Request): Promise<unknown> {
+  switch (req.type) {
+    case 'harnesses':
+      return addon.harnesses();
+    case 'sweep':
+      return withFaultSettings(FAIL_NTH_SETTINGS, () => addon.sweep(req.harness, WORK_DIR, req.maxSteps));
+    case 'shutdown':
+      return null;
+  }
+}
+
+function errorOf(e: unknown) {
+  const err = e as Partial<{ code: string; message: string; errno: number; syscall: string; path: string }>;
+  return {
+    code: typeof err.code === 'string' ? err.code : 'KFAULT_AGENT_ERROR',
+    message: String(err.message ?? e),
+    ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
+    ...(typeof err.syscall === 'string' ? { syscall: err.syscall } : {}),
+    ...(typeof err.path === 'string' ? { path: err.path } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const fd = openSync(findPort(), 'r+');
+  const send = (msg: AgentMessage) => {
+    AgentMessage.parse(msg);
+    writeSync(fd, JSON.stringify(msg) + '\n');
+  };
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses: addon.harnesses() });
+
+  const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });
+  // Requests are served one at a time, in order: a sweep owns the fault state while it runs.
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let req: Request;
+    try {
+      req = parseLine(Request, line, 'request from host');
+    } catch (e) {
+      const id = Number((JSON.parse(line) as { id?: unknown })?.id ?? 0) || 0;
+      send({ type: 'reply', id, ok: false, error: { code: 'KFAULT_BAD_REQUEST', message: String((e as Error).message) } });
+      continue;
+    }
+    try {
+      send({ type: 'reply', id: req.id, ok: true, result: await handle(req) });
+    } catch (e) {
+      send({ type: 'reply', id: req.id, ok: false, error: errorOf(e) });
+    }
+    if (req.type === 'shutdown') break;
+  }
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(`kfault agent: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

@@ -1,0 +1,152 @@
+// boot(): start QEMU on a kernel image, wait for the guest agent, hand back a Guest.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { packageRoot } from '../paths.js';
+import type { Ready } from '../protocol.js';
+import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
+import { AgentChannel } from './channel.js';
+import { ConsoleLog } from './console.js';
+import { Guest } from './guest.js';
+import { qemuArgs, shellQuote, type Accel } from './qemu.js';
+
+export const QEMU = 'qemu-system-x86_64';
+
+export interface BootOptions {
+  kernelImage: string;
+  /** called with the exact QEMU command line before it runs */
+  onQemuCommand?: (command: string) => void;
+  onConsoleLine?: (line: string) => void;
+  onNote?: (note: string) => void;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** No orphan QEMU: killed with the host process (PDEATHSIG via setpriv, and exit/signal hooks). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      for (const c of live) c.kill('SIGKILL');
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
+  }
+}
+
+function qemuVersion(): string {
+  const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(`${QEMU} not found or not runnable; install it with: apt-get install qemu-system-x86`);
+  }
+  return r.stdout.split('\n')[0]!.trim();
+}
+
+const hasSetpriv = (() => {
+  let cached: boolean | undefined;
+  return () => (cached ??= spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0);
+})();
+
+export class BootError extends Error {
+  constructor(message: string, readonly consoleLog: string) {
+    super(message);
+    this.name = 'BootError';
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  channel: AgentChannel;
+  ready: Ready;
+}
+
+async function startOnce(config: Config, o: BootOptions, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Started> {
+  const socketPath = join(sockDir, `agent-${accel}.sock`);
+  const channel = await AgentChannel.listen(socketPath);
+  const args = qemuArgs({
+    qemu: QEMU,
+    accel,
+    cpus: config.machine.cpus,
+    memoryMiB: config.machine.memoryMiB,
+    kernelImage: resolve(o.kernelImage),
+    init: join(packageRoot, 'src/guest/init.sh'),
+    agentSocket: socketPath,
+    cmdline: config.machine.cmdline,
+  });
+  o.onQemuCommand?.(shellQuote([QEMU, ...args]));
+  const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  log.line(`kfault: started ${QEMU} (${accel}), pid ${child.pid}`);
+  log.attach(child.stdout!);
+  log.attach(child.stderr!);
+  const exited = new Promise<string>((res) => {
+    child.once('exit', (code, sig) => {
+      live.delete(child);
+      channel.fail(new Error(`QEMU exited (${sig ?? `status ${code}`})`));
+      res(`QEMU exited (${sig ?? `status ${code}`}) before the agent was ready`);
+    });
+    child.once('error', (e) => res(`${QEMU} could not start: ${e.message}`));
+  });
+  const timeout = (ms: number, what: string) =>
+    new Promise<string>((res) => setTimeout(() => res(`${what} within ${ms} ms`), ms).unref());
+
+  const fail = (reason: string): never => {
+    child.kill('SIGKILL');
+    channel.close();
+    throw new BootError(`${accel}: ${reason}`, log.lastLines());
+  };
+
+  if (probeKvm) {
+    // A working KVM guest prints its banner in well under a second.
+    const first = await Promise.race([
+      log.waitFor(/Linux version/).then(() => 'ok'),
+      exited,
+      timeout(config.machine.kvmProbeMs, 'no kernel banner on the console'),
+    ]);
+    if (first !== 'ok') fail(first);
+  }
+  const ready = await Promise.race([channel.whenReady(), exited, timeout(config.machine.bootTimeoutMs, 'the guest agent did not report ready')]);
+  if (typeof ready === 'string') fail(ready);
+  return { child, channel, ready: ready as Ready };
+}
+
+export async function boot(config: Config, o: BootOptions): Promise<Guest> {
+  if (!existsSync(o.kernelImage)) throw new Error(`kernel image not found: ${o.kernelImage}`);
+  installExitHook();
+  const version = qemuVersion();
+  const plan = planAccel(config.machine.accel, config.machine.accel === 'auto' ? (kvmDeviceUsable() ?? knownKvmFailure(version)) : null);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const log = new ConsoleLog(resolve(config.logDir, `console-${stamp}-${process.pid}.log`), o.onConsoleLine);
+  const sockDir = mkdtempSync(join(tmpdir(), 'kfault-'));
+  const notes = [plan.note];
+  try {
+    for (const [i, accel] of plan.order.entries()) {
+      const last = i === plan.order.length - 1;
+      try {
+        const started = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
+        if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
+        for (const n of notes) o.onNote?.(n);
+        return new Guest({ ...started, accel, log, sockDir, config, notes });
+      } catch (e) {
+        if (last || !(e instanceof BootError)) throw e;
+        notes.push(`KVM failed (${e.message}); using TCG`);
+        rememberKvm(version, false, e.message);
+      }
+    }
+    throw new Error('no accelerator to try');
+  } catch (e) {
+    rmSync(sockDir, { recursive: true, force: true });
+    await log.close();
+    if (e instanceof BootError) {
+      throw new BootError(`the guest did not boot: ${e.message}\nconsole log: ${log.path}\n--- last console lines ---\n${e.consoleLog}`, e.consoleLog);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,87 @@
+// A booted kfault guest: typed requests to its agent, and a close() that always stops QEMU.
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type SweepResult } from '../protocol.js';
+import type { AgentChannel } from './channel.js';
+import type { ConsoleLog } from './console.js';
+import type { Accel } from './qemu.js';
+
+export class GuestError extends Error {
+  constructor(message: string, readonly code: string, readonly details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'GuestError';
+  }
+}
+
+interface GuestParts {
+  child: ChildProcess;
+  channel: AgentChannel;
+  ready: Ready;
+  accel: Accel;
+  log: ConsoleLog;
+  sockDir: string;
+  config: Config;
+  notes: string[];
+}
+
+export class Guest implements AsyncDisposable {
+  readonly accel: Accel;
+  readonly kernel: string;
+  readonly catalogue: Harness[];
+  readonly consoleLog: string;
+  readonly notes: string[];
+  private closing?: Promise<void>;
+  private readonly exited: Promise<void>;
+
+  constructor(private readonly p: GuestParts) {
+    this.accel = p.accel;
+    this.kernel = p.ready.kernel;
+    this.catalogue = p.ready.harnesses;
+    this.consoleLog = p.log.path;
+    this.notes = p.notes;
+    this.exited = new Promise((res) => {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) res();
+      else p.child.once('exit', () => res());
+    });
+  }
+
+  private async call<T extends keyof typeof ResultOf>(body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T }) {
+    const reply = await this.p.channel.request(body as Omit<Request, 'id'>, this.p.config.machine.requestTimeoutMs).catch((e: Error) => {
+      throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, 'KFAULT_GUEST_LOST');
+    });
+    if (!reply.ok) {
+      const { code, message, ...details } = reply.error;
+      throw new GuestError(message, code, details);
+    }
+    return ResultOf[body.type].parse(reply.result) as ReturnType<(typeof ResultOf)[T]['parse']>;
+  }
+
+  harnesses(): Promise<Harness[]> {
+    return this.call({ type: 'harnesses' });
+  }
+
+  /** Sweeps one harness of the catalogue with fail-nth 1, 2, ... until nothing is injected. */
+  sweep(harness: string, options: SweepOptions = {}): Promise<SweepResult> {
+    const { maxSteps } = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, ...options });
+    return this.call({ type: 'sweep', harness, maxSteps });
+  }
+
+  /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.call({ type: 'shutdown' }).catch(() => {});
+      const killed = setTimeout(() => this.p.child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(killed);
+      this.p.channel.close();
+      rmSync(this.p.sockDir, { recursive: true, force: true });
+      await this.p.log.close();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# PID 1 of a kfault guest: the host's root is mounted read-only over 9p. Mount what the agent
+# needs, run it, then reboot (QEMU runs with -no-reboot, so it exits).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/run/kfault TMPDIR=/run/kfault
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /run/kfault/work
+agent="${kfault_agent:-$(dirname "$(dirname "$(dirname "$0")")")/dist/guest/agent.js}"
+echo "kfault: init up, starting $agent"
+node "$agent"
+echo "kfault: agent exited with status $?"
+echo b > /proc/sysrq-trigger

@@ -1,0 +1,57 @@
+// The exact QEMU command line of a kfault guest, as a pure function (printed by --print-qemu).
+export type Accel = 'kvm' | 'tcg';
+
+export interface QemuOptions {
+  qemu: string;
+  accel: Accel;
+  cpus: number;
+  memoryMiB: number;
+  kernelImage: string;
+  /** the guest's PID 1: kfault's init script, on the host root the guest mounts over 9p */
+  init: string;
+  /** unix socket the host listens on; QEMU connects it to the agent's virtio-serial port */
+  agentSocket: string;
+  cmdline: string[];
+}
+
+/** Kernel parameters: the host's / as a read-only 9p root, serial console, and the kfault marker. */
+export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string {
+  return [
+    'console=ttyS0',
+    'root=/dev/root',
+    'rootfstype=9p',
+    'rootflags=trans=virtio,version=9p2000.L,cache=loose',
+    'ro',
+    `init=${o.init}`,
+    'kfault.guest=1',
+    'panic=-1',
+    'loglevel=5',
+    ...o.cmdline,
+  ].join(' ');
+}
+
+export function qemuArgs(o: QemuOptions): string[] {
+  return [
+    '-accel', o.accel,
+    '-cpu', o.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(o.cpus),
+    '-m', String(o.memoryMiB),
+    '-nodefaults',
+    '-no-reboot',
+    '-display', 'none',
+    '-monitor', 'none',
+    '-serial', 'stdio',
+    '-kernel', o.kernelImage,
+    '-append', kernelCmdline(o),
+    '-fsdev', 'local,id=root,path=/,security_model=none,readonly=on,multidevs=remap',
+    '-device', 'virtio-9p-pci,fsdev=root,mount_tag=/dev/root',
+    '-device', 'virtio-serial-pci',
+    '-chardev', `socket,id=agent,path=${o.agentSocket}`,
+    '-device', 'virtserialport,chardev=agent,name=kfault.agent',
+  ];
+}
+
+/** Quotes a command for a POSIX shell, so the printed line can be pasted as it is. */
+export function shellQuote(argv: string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,190 @@
+// Config, build and cache of the guest kernel: Debian's linux-source by default, a user's tree,
+// or a prebuilt image.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { cacheDir, packageRoot } from '../paths.js';
+import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
+import { applySeries, readSeries, type Patch } from './patches.js';
+import { Progress } from './progress.js';
+import { run } from './run.js';
+
+/** Bump when the way kernels are built changes, so old cache entries are not reused. */
+const RECIPE = 1;
+export const DEFAULT_FRAGMENT = join(packageRoot, 'kernel/kfault.config');
+export const DEFAULT_PATCHES = join(packageRoot, 'kernel/patches');
+
+export interface Kernel {
+  image: string;
+  /** how it was obtained */
+  origin: 'cache' | 'built' | 'prebuilt';
+  /** the cache entry or build dir, when kfault built it */
+  dir?: string;
+  systemMap?: string;
+}
+
+const Meta = z.object({ recipe: z.number(), key: z.string(), source: z.string(), version: z.string(), objects: z.number(), buildSeconds: z.number() });
+
+export interface KernelRecipe {
+  source: string;
+  version: string;
+  fragments: Array<{ path: string; text: string }>;
+  patches: Patch[];
+}
+
+/** Pure: the cache key of a kernel (source version, fragments, patches, recipe). */
+export function cacheKey(r: KernelRecipe): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ recipe: RECIPE, source: r.source, version: r.version, fragments: r.fragments.map((f) => f.text), patches: r.patches.map((p) => [p.name, p.text]) }));
+  return h.digest('hex').slice(0, 16);
+}
+
+export function debianSourceVersion(pkg: string): string {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
+  if (r.status !== 0 || !r.stdout.trim()) {
+    throw new Error(`Debian package ${pkg} is not installed; install it with: apt-get install ${pkg}`);
+  }
+  return r.stdout.trim();
+}
+
+/** What kind of file a kernel image is, from its first bytes. */
+export function imageKind(path: string): 'bzImage' | 'vmlinux' | null {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(0x210);
+    readSync(fd, buf, 0, buf.length, 0);
+    if (buf.subarray(0, 4).toString('latin1') === '\x7fELF') return 'vmlinux';
+    if (buf.subarray(0x202, 0x206).toString('latin1') === 'HdrS') return 'bzImage';
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function prebuilt(path: string): Kernel {
+  const image = resolve(path);
+  if (!existsSync(image) || !statSync(image).isFile()) throw new Error(`kernel.image: ${image} does not exist`);
+  if (!imageKind(image)) throw new Error(`kernel.image: ${image} is neither a bzImage nor an ELF vmlinux`);
+  return { image, origin: 'prebuilt' };
+}
+
+export function checkTree(path: string): string {
+  const tree = resolve(path);
+  for (const f of ['Makefile', 'Kconfig', 'arch/x86/Kconfig', 'scripts/kconfig/merge_config.sh']) {
+    if (!existsSync(join(tree, f))) throw new Error(`kernel.tree: ${tree} is not a Linux source tree (no ${f})`);
+  }
+  return realpathSync(tree);
+}
+
+function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
+  return [DEFAULT_FRAGMENT, ...config.kernel.fragments.map((f) => resolve(f))].map((path) => {
+    if (!existsSync(path)) throw new Error(`kernel.fragments: ${path} does not exist`);
+    return { path, text: readFileSync(path, 'utf8') };
+  });
+}
+
+function makeEnv(): { env: NodeJS.ProcessEnv; cc: string[] } {
+  const ccache = spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0;
+  // Sources of different cache entries live in different directories: a common base dir lets
+  // ccache hit across them (the stock and the patched kernel share almost every object).
+  const env = { ...process.env, CCACHE_BASEDIR: cacheDir(), CCACHE_NOHASHDIR: '1', KBUILD_BUILD_TIMESTAMP: '2024-01-01', KBUILD_BUILD_USER: 'kfault', KBUILD_BUILD_HOST: 'kfault' };
+  return { env, cc: ccache ? ['CC=ccache gcc'] : [] };
+}
+
+/** tinyconfig + fragments, olddefconfig, the fragment check, then bzImage. */
+async function configureAndBuild(src: string, out: string, fragments: Array<{ path: string; text: string }>, label: string, expectObjects: number): Promise<number> {
+  mkdirSync(out, { recursive: true });
+  const log = createWriteStream(join(out, 'kfault-build.log'));
+  const { env, cc } = makeEnv();
+  const make = (...targets: string[]) => ['-C', src, `O=${out}`, 'ARCH=x86_64', ...cc, ...targets];
+  const progress = new Progress(label);
+  let objects = 0;
+  try {
+    progress.update('configuring');
+    await run('make', make('tinyconfig'), { log, env });
+    await run(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...fragments.map((f) => f.path)], { log, env, cwd: src });
+    await run('make', make('olddefconfig'), { log, env });
+    const missing = checkKconfig(parseKconfig(fragments.map((f) => f.text).join('\n')), parseKconfig(readFileSync(join(out, '.config'), 'utf8')));
+    if (missing.length) {
+      throw new Error(`the kernel config lacks options the fragments ask for (a dependency is missing or the option does not exist in this tree):\n${formatMismatches(missing)}`);
+    }
+    await run('make', make(`-j${availableParallelism() + 1}`, 'bzImage'), {
+      log,
+      env,
+      onLine: (line) => {
+        const m = /^\s+(CC|AS|LD|AR)\s+(\S+)/.exec(line);
+        if (!m) return;
+        objects++;
+        progress.update(`${Math.min(99, Math.round((100 * objects) / expectObjects))}%  ${m[1]} ${m[2]}`);
+      },
+    });
+  } catch (e) {
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    throw e;
+  } finally {
+    await new Promise((r) => log.end(r));
+  }
+  progress.done(`built ${join(out, 'arch/x86/boot/bzImage')}`);
+  return objects;
+}
+
+function extractSource(pkg: string, version: string, patches: Patch[]): string {
+  const tarball = `/usr/src/${pkg}.tar.xz`;
+  if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${pkg}`);
+  const ph = createHash('sha256').update(JSON.stringify(patches.map((p) => p.text))).digest('hex').slice(0, 12);
+  const dir = join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
+  if (existsSync(join(dir, 'Makefile'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  process.stderr.write(`kfault: unpacking ${tarball}\n`);
+  const r = spawnSync('tar', ['-xf', tarball, '-C', tmp, '--strip-components=1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`unpacking ${tarball} failed: ${r.stderr}`);
+  try {
+    applySeries(tmp, patches);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}
+
+/** The kernel the config asks for: from the cache when it is there, built otherwise. */
+export async function ensureKernel(config: Config): Promise<Kernel> {
+  if (config.kernel.image) return prebuilt(config.kernel.image);
+  const fragments = fragmentsOf(config);
+
+  if (config.kernel.tree) {
+    // A developer's tree changes under us: always run make (it rebuilds only what changed).
+    const tree = checkTree(config.kernel.tree);
+    const out = join(cacheDir(), 'build', `tree-${createHash('sha256').update(tree).digest('hex').slice(0, 12)}`);
+    await configureAndBuild(tree, out, fragments, `kernel build (${tree})`, 1800);
+    return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, systemMap: join(out, 'System.map') };
+  }
+
+  const version = debianSourceVersion(config.kernel.source);
+  const patches = readSeries(config.kernel.patches ?? DEFAULT_PATCHES);
+  const key = cacheKey({ source: config.kernel.source, version, fragments, patches });
+  const entry = join(cacheDir(), 'kernels', key);
+  const metaPath = join(entry, 'meta.json');
+  if (existsSync(metaPath) && existsSync(join(entry, 'bzImage'))) {
+    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, systemMap: join(entry, 'System.map') };
+  }
+  const start = Date.now();
+  const src = extractSource(config.kernel.source, version, patches);
+  const out = join(cacheDir(), 'build', key);
+  const objects = await configureAndBuild(src, out, fragments, `kernel build (${config.kernel.source} ${version}, ${key})`, 1800);
+  mkdirSync(entry, { recursive: true });
+  copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
+  copyFileSync(join(out, '.config'), join(entry, 'config'));
+  copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
+  const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
+  writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
+  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, systemMap: join(entry, 'System.map') };
+}

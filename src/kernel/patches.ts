@@ -1,0 +1,37 @@
+// A quilt-style patch series: a `series` file naming one patch per line, applied in order.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Patch {
+  name: string;
+  path: string;
+  text: string;
+}
+
+/** Reads dir/series; '#' starts a comment. A missing dir or series file means no patches. */
+export function readSeries(dir: string | undefined): Patch[] {
+  if (!dir) return [];
+  const series = join(dir, 'series');
+  if (!existsSync(series)) return [];
+  return readFileSync(series, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((name) => {
+      const path = join(dir, name);
+      if (!existsSync(path)) throw new Error(`${series}: names ${name}, but ${path} does not exist`);
+      return { name, path, text: readFileSync(path, 'utf8') };
+    });
+}
+
+/** Applies each patch with patch -p1; a failure names the file and patch's own words on the hunk. */
+export function applySeries(srcDir: string, patches: Patch[]): void {
+  for (const p of patches) {
+    const r = spawnSync('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-d', srcDir, '-i', p.path], { encoding: 'utf8' });
+    if (r.error) throw new Error(`cannot run patch (apt-get install patch): ${r.error.message}`);
+    if (r.status !== 0) {
+      throw new Error(`patch ${p.path} does not apply to ${srcDir}:\n${(r.stdout + r.stderr).trim()}`);
+    }
+  }
+}

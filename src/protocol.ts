@@ -1,0 +1,93 @@
+// Every message between host and guest agent: JSON, one per line, validated on both sides.
+import { z } from 'zod';
+
+export const Harness = z.object({
+  name: z.string(),
+  syscall: z.string(),
+  summary: z.string(),
+});
+export type Harness = z.infer<typeof Harness>;
+
+export const Step = z.object({
+  nth: z.number().int().positive(),
+  ret: z.number().int().max(0),
+  errno: z.string().nullable(),
+  injected: z.boolean(),
+  ns: z.number().nonnegative(),
+});
+export type Step = z.infer<typeof Step>;
+
+export const SweepResult = z.object({
+  harness: z.string(),
+  syscall: z.string(),
+  summary: z.string(),
+  maxSteps: z.number().int().positive(),
+  complete: z.boolean(),
+  steps: z.array(Step),
+  ms: z.number().nonnegative(),
+});
+export type SweepResult = z.infer<typeof SweepResult>;
+
+export const SweepOptions = z.strictObject({
+  maxSteps: z.number().int().min(1).max(1_000_000).default(1000),
+});
+export type SweepOptions = z.input<typeof SweepOptions>;
+
+const id = z.number().int().nonnegative();
+
+export const Request = z.discriminatedUnion('type', [
+  z.strictObject({ id, type: z.literal('sweep'), harness: z.string().min(1), maxSteps: z.number().int().min(1).max(1_000_000) }),
+  z.strictObject({ id, type: z.literal('harnesses') }),
+  z.strictObject({ id, type: z.literal('shutdown') }),
+]);
+export type Request = z.infer<typeof Request>;
+
+export const AgentError = z.object({
+  code: z.string(),
+  message: z.string(),
+  errno: z.number().int().optional(),
+  syscall: z.string().optional(),
+  path: z.string().optional(),
+});
+export type AgentError = z.infer<typeof AgentError>;
+
+export const Ready = z.strictObject({
+  type: z.literal('ready'),
+  kernel: z.string(),
+  node: z.string(),
+  uptimeMs: z.number().nonnegative(),
+  harnesses: z.array(Harness),
+});
+export type Ready = z.infer<typeof Ready>;
+
+export const Reply = z.discriminatedUnion('ok', [
+  z.strictObject({ type: z.literal('reply'), id, ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ type: z.literal('reply'), id, ok: z.literal(false), error: AgentError }),
+]);
+export type Reply = z.infer<typeof Reply>;
+
+export const AgentMessage = z.union([Ready, Reply]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+
+/** The result schema for each request type, checked by the host on every reply. */
+export const ResultOf = {
+  sweep: SweepResult,
+  harnesses: z.array(Harness),
+  shutdown: z.null(),
+} as const;
+
+/** Parses one line; the error names what was wrong. */
+export function parseLine<T>(schema: z.ZodType<T>, line: string, what: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    throw new Error(`${what}: not JSON: ${line.slice(0, 200)}`);
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${what}: ${issues}: ${line.slice(0, 200)}`);
+  }
+  return r.data;
+}
