@@ -84,13 +84,13 @@ export async function main(argv: string[]): Promise<number> {
       case 'setup': {
         const config = configFrom(flags);
         if (!installMissing(config.kernel.image ? undefined : config.kernel.source, err)) return 1;
-        return kernelBuild(config);
+        return await kernelBuild(config);
       }
       case 'kernel':
         if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build` }]);
-        return kernelBuild(configFrom(flags));
+        return await kernelBuild(configFrom(flags));
       case 'sweep':
-        return sweep(configFrom(flags), flags, rest);
+        return await sweep(configFrom(flags), flags, rest);
       default:
         throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, harnesses, doctor` }]);
     }

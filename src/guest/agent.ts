@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     try {
       req = parseLine(Request, line, 'request from host');
     } catch (e) {
-      const id = Number((JSON.parse(line) as { id?: unknown })?.id ?? 0) || 0;
+      const id = Number(/"id"\s*:\s*(\d+)/.exec(line)?.[1] ?? 0);
       send({ type: 'reply', id, ok: false, error: { code: 'KFAULT_BAD_REQUEST', message: String((e as Error).message) } });
       continue;
     }

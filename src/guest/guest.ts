@@ -31,6 +31,8 @@ export class Guest implements AsyncDisposable {
   readonly catalogue: Harness[];
   readonly consoleLog: string;
   readonly notes: string[];
+  /** QEMU's pid */
+  readonly pid: number;
   private closing?: Promise<void>;
   private readonly exited: Promise<void>;
 
@@ -40,14 +42,15 @@ export class Guest implements AsyncDisposable {
     this.catalogue = p.ready.harnesses;
     this.consoleLog = p.log.path;
     this.notes = p.notes;
+    this.pid = p.child.pid!;
     this.exited = new Promise((res) => {
       if (p.child.exitCode !== null || p.child.signalCode !== null) res();
       else p.child.once('exit', () => res());
     });
   }
 
-  private async call<T extends keyof typeof ResultOf>(body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T }) {
-    const reply = await this.p.channel.request(body as Omit<Request, 'id'>, this.p.config.machine.requestTimeoutMs).catch((e: Error) => {
+  private async call<T extends keyof typeof ResultOf>(body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T }, timeoutMs = this.p.config.machine.requestTimeoutMs) {
+    const reply = await this.p.channel.request(body as Omit<Request, 'id'>, timeoutMs).catch((e: Error) => {
       throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, 'KFAULT_GUEST_LOST');
     });
     if (!reply.ok) {
@@ -70,7 +73,7 @@ export class Guest implements AsyncDisposable {
   /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.call({ type: 'shutdown' }).catch(() => {});
+      await this.call({ type: 'shutdown' }, 10_000).catch(() => {});
       const killed = setTimeout(() => this.p.child.kill('SIGKILL'), 10_000);
       await this.exited;
       clearTimeout(killed);

@@ -1,0 +1,46 @@
+// The real addon, on the host: it must never arm a fault outside a kfault guest.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadBinding } from '../../src/native.js';
+
+// Threads come and go (the libuv pool); one that has exited has nothing armed.
+const failNthOfAllThreads = () =>
+  readdirSync('/proc/self/task').flatMap((t) => {
+    try {
+      return [readFileSync(`/proc/self/task/${t}/fail-nth`, 'utf8').trim()];
+    } catch {
+      return [];
+    }
+  });
+
+describe.runIf(!loadBinding().inGuest())('addon on the host', () => {
+  it('knows it is not in a kfault guest', () => {
+    expect(loadBinding().inGuest()).toBe(false);
+  });
+
+  it('refuses to sweep, with a Node-style error', async () => {
+    const err = await loadBinding().sweep('pipe2', '/nonexistent', 5).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'KFAULT_NOT_GUEST',
+      errno: -1,
+      syscall: 'arm',
+      path: '/proc/cmdline',
+    });
+    expect((err as Error).message).toBe(
+      "KFAULT_NOT_GUEST: refusing to arm fault injection outside a kfault guest (no kfault.guest=1 on the kernel command line), arm '/proc/cmdline'",
+    );
+    expect(failNthOfAllThreads().every((v) => v === '0')).toBe(true);
+  });
+
+  it('lists a catalogue of at least 12 harnesses', () => {
+    const names = loadBinding().harnesses().map((h) => h.name);
+    expect(names.length).toBeGreaterThanOrEqual(12);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toContain('pipe2');
+  });
+
+  it('rejects an unknown harness and bad arguments', async () => {
+    await expect(loadBinding().sweep('nope', '/x', 5)).rejects.toThrow("unknown harness 'nope'");
+    await expect(loadBinding().sweep('pipe2', '/x', 0)).rejects.toThrow('maxSteps must be 1..1000000');
+  });
+});

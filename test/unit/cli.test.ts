@@ -1,0 +1,45 @@
+// The CLI as a user runs it (the compiled bin), for what needs no guest.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+const kfault = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+
+describe('kfault CLI', () => {
+  it('lists the catalogue', () => {
+    const r = kfault('harnesses');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^pipe2\s+pipe2\s+pipe2\(O_CLOEXEC\)$/m);
+    expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('exits 2 on a bad flag value, naming it', () => {
+    const r = kfault('sweep', '--accel', 'xen');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"\n');
+  });
+
+  it('exits 2 on a number that is not one', () => {
+    const r = kfault('sweep', '--max-steps', 'many');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("invalid kfault configuration:\n  --max-steps: expected a whole number, got 'many'\n");
+  });
+
+  it('exits 2 on an unknown command', () => {
+    const r = kfault('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, harnesses, doctor\n");
+  });
+
+  it('refuses a prebuilt image that is not a kernel', () => {
+    const r = kfault('sweep', '--image', bin);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`kfault: kernel.image: ${bin} is neither a bzImage nor an ELF vmlinux\n`);
+  });
+
+  it('refuses a kernel tree that is not one', () => {
+    const r = kfault('kernel', 'build', '--tree', '/usr');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('kfault: kernel.tree: /usr is not a Linux source tree (no Makefile)\n');
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaults, parseConfig } from '../../src/config.js';
+
+function printed(input: unknown): string {
+  try {
+    parseConfig(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).exitCode).toBe(2);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('fills every default from one object', () => {
+    const c = parseConfig({});
+    expect(c.kernel.source).toBe(defaults.kernel.source);
+    expect(c.machine).toEqual(defaults.machine);
+    expect(c.sweep.maxSteps).toBe(1000);
+  });
+
+  it('keeps what the user set', () => {
+    const c = parseConfig({ machine: { accel: 'tcg', cpus: 1 }, sweep: { maxSteps: 5 } });
+    expect(c.machine.accel).toBe('tcg');
+    expect(c.machine.cpus).toBe(1);
+    expect(c.machine.memoryMiB).toBe(1024);
+    expect(c.sweep.maxSteps).toBe(5);
+  });
+
+  it('prints an unknown accelerator with its path and the choices', () => {
+    expect(printed({ machine: { accel: 'xen' } })).toBe(
+      'invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"',
+    );
+  });
+
+  it('prints a misspelled key', () => {
+    expect(printed({ machine: { memmory: 512 } })).toBe('invalid kfault configuration:\n  machine: Unrecognized key: "memmory"');
+  });
+
+  it('prints every problem, one per line', () => {
+    expect(printed({ machine: { cpus: 0, memoryMiB: 'lots' }, sweep: { maxSteps: 1.5 } })).toBe(
+      [
+        'invalid kfault configuration:',
+        '  machine.cpus: Too small: expected number to be >=1',
+        '  machine.memoryMiB: Invalid input: expected number, received string',
+        '  sweep.maxSteps: Invalid input: expected int, received number',
+      ].join('\n'),
+    );
+  });
+
+  it('prints a bad kernel source package name', () => {
+    expect(printed({ kernel: { source: 'linux-6.12' } })).toBe(
+      'invalid kfault configuration:\n  kernel.source: expected a Debian package name like linux-source-6.12',
+    );
+  });
+
+  it('rejects a tree and an image together (cross-field check)', () => {
+    expect(printed({ kernel: { tree: '/src/linux', image: '/boot/vmlinuz' } })).toBe(
+      'invalid kfault configuration:\n  kernel.image: give either kernel.tree or kernel.image, not both',
+    );
+  });
+
+  it('rejects fragments and patches for a prebuilt image', () => {
+    expect(printed({ kernel: { image: '/boot/vmlinuz', fragments: ['x.config'], patches: 'p' } })).toBe(
+      [
+        'invalid kfault configuration:',
+        '  kernel.fragments: cannot apply config fragments to a prebuilt kernel.image',
+        '  kernel.patches: cannot apply patches to a prebuilt kernel.image',
+      ].join('\n'),
+    );
+  });
+
+  it('rejects a kernel parameter with a space', () => {
+    expect(printed({ machine: { cmdline: ['a b'] } })).toBe(
+      'invalid kfault configuration:\n  machine.cmdline.0: expected one kernel parameter without spaces',
+    );
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { AgentMessage, parseLine, Request } from '../../src/protocol.js';
+
+describe('protocol', () => {
+  it('accepts a sweep request', () => {
+    expect(parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":10}', 'req')).toEqual({ id: 3, type: 'sweep', harness: 'pipe2', maxSteps: 10 });
+  });
+
+  it('names the field that is wrong', () => {
+    expect(() => parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":0}', 'request from host')).toThrow(
+      'request from host: maxSteps: Too small: expected number to be >=1',
+    );
+  });
+
+  it('rejects unknown request types and stray fields', () => {
+    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow("req: type: Invalid discriminator value. Expected 'sweep' | 'harnesses' | 'shutdown'");
+    expect(() => parseLine(Request, '{"id":1,"type":"harnesses","x":1}', 'req')).toThrow('req: (root): Unrecognized key: "x"');
+  });
+
+  it('rejects a line that is not JSON', () => {
+    expect(() => parseLine(AgentMessage, '[    5.1] random console noise', 'message from guest agent')).toThrow('message from guest agent: not JSON');
+  });
+
+  it('accepts an error reply', () => {
+    const line = '{"type":"reply","id":1,"ok":false,"error":{"code":"ENOENT","message":"no","errno":-2}}';
+    expect(parseLine(AgentMessage, line, 'm')).toMatchObject({ ok: false, error: { code: 'ENOENT' } });
+  });
+});
