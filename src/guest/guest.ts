@@ -74,10 +74,12 @@ export class Guest implements AsyncDisposable {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.call({ type: 'shutdown' }, 10_000).catch(() => {});
+      // Closing our end unblocks the agent's pending read of the port (it sees EOF), which
+      // Node waits for before it can exit.
+      this.p.channel.close();
       const killed = setTimeout(() => this.p.child.kill('SIGKILL'), 10_000);
       await this.exited;
       clearTimeout(killed);
-      this.p.channel.close();
       rmSync(this.p.sockDir, { recursive: true, force: true });
       await this.p.log.close();
     })();

@@ -33,6 +33,10 @@ describe('guest lifecycle', () => {
     await guest.close();
     await guest.close();
     expect(await until(() => !alive(guest.pid), 5000)).toBe(true);
+    // it shut down by itself: the agent exited and init rebooted (QEMU was not killed)
+    const log = readFileSync(guest.consoleLog, 'utf8');
+    expect(log).toContain('kfault: agent exited with status 0');
+    expect(log).toContain('sysrq: Resetting');
   }, 300_000);
 
   it('QEMU dies with a host process that is killed with SIGKILL', async () => {
