@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ public:
 	void Execute() override
 	{
 		failed_ = kf_sweep(harness_, dir_.c_str(), (int)steps_.size(), steps_.data(),
-				   &count_, &complete_, &error_) < 0;
+				   &count_, &complete_, &log_, &error_) < 0;
 	}
 
 	void OnOK() override
@@ -61,6 +62,7 @@ public:
 			o.Set("ret", s.ret);
 			o.Set("injected", Napi::Boolean::New(env, s.injected));
 			o.Set("ns", Napi::Number::New(env, (double)s.ns));
+			o.Set("kmsg", Napi::String::New(env, log_.buf ? log_.buf + s.log_off : "", s.log_len));
 			steps.Set(i, o);
 		}
 		Napi::Object result = Napi::Object::New(env);
@@ -72,6 +74,8 @@ public:
 
 	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
+	~SweepWorker() override { free(log_.buf); }
+
 private:
 	Napi::Promise::Deferred deferred_;
 	const kf_harness *harness_;
@@ -81,6 +85,7 @@ private:
 	int complete_ = 0;
 	bool failed_ = false;
 	kf_error error_{};
+	kf_log log_{};
 };
 
 Napi::Value Reject(Napi::Env env, Napi::Error error)

@@ -37,6 +37,13 @@ struct kf_step {
 	int ret;       /* 0, or -errno as returned by the harness */
 	int injected;  /* fail-nth read back 0: the nth fault-injection point was reached and failed */
 	long long ns;  /* wall time of the run */
+	size_t log_off, log_len; /* the kernel log records of this step, in kf_log */
+};
+
+/* Kernel log text of a sweep: every step's /dev/kmsg records, message text only, one per line. */
+struct kf_log {
+	char *buf;
+	size_t len, cap;
 };
 
 /* Why a sweep could not run. code overrides the errno name (e.g. "KFAULT_NOT_GUEST"). */
@@ -52,10 +59,11 @@ struct kf_error {
 int kf_in_guest(struct kf_error *e);
 
 /* Sweeps h with fail-nth = 1, 2, ... up to max_steps on the calling thread. Steps go to
- * steps[0..*count). *complete is 1 when the sweep ended at a step where nothing was injected.
+ * steps[0..*count); what the kernel logged during each step goes to log (caller frees buf). *complete is 1 when the sweep ended at a step where nothing was injected.
  * Returns 0, or -1 with *e filled; faults are never left armed on return. */
 int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
-	     struct kf_step *steps, size_t *count, int *complete, struct kf_error *e);
+	     struct kf_step *steps, size_t *count, int *complete, struct kf_log *log,
+	     struct kf_error *e);
 
 #ifdef __cplusplus
 }

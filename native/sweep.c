@@ -68,11 +68,55 @@ static long read_nth(int fd)
 	return strtol(buf, NULL, 10);
 }
 
+static int log_append(struct kf_log *log, const char *text, size_t len)
+{
+	if (log->len + len + 1 > log->cap) {
+		size_t cap = log->cap ? log->cap * 2 : 65536;
+		char *buf;
+
+		while (cap < log->len + len + 1)
+			cap *= 2;
+		buf = realloc(log->buf, cap);
+		if (!buf)
+			return -1;
+		log->buf = buf;
+		log->cap = cap;
+	}
+	memcpy(log->buf + log->len, text, len);
+	log->len += len;
+	log->buf[log->len] = '\0';
+	return 0;
+}
+
+/* Reads the records logged since the last call: "prio,seq,usec,flags;text\n KEY=v\n" each. */
+static void drain_kmsg(int kmsg, struct kf_log *log)
+{
+	char rec[8192];
+
+	for (;;) {
+		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
+		char *text, *end;
+
+		if (n < 0 && errno == EPIPE)
+			continue; /* records were overwritten before we read them; go on */
+		if (n <= 0)
+			return;
+		rec[n] = '\0';
+		text = strchr(rec, ';');
+		if (!text)
+			continue;
+		text++;
+		end = strchr(text, '\n');
+		log_append(log, text, end ? (size_t)(end - text) + 1 : strlen(text));
+	}
+}
+
 int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
-	     struct kf_step *steps, size_t *count, int *complete, struct kf_error *e)
+	     struct kf_step *steps, size_t *count, int *complete, struct kf_log *log,
+	     struct kf_error *e)
 {
 	struct kf_ctx ctx;
-	int fd, ret = -1;
+	int fd, kmsg, ret = -1;
 
 	*count = 0;
 	*complete = 0;
@@ -83,6 +127,9 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		set_error(e, errno, "open", FAIL_NTH);
 		return -1;
 	}
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
 	reset_ctx(&ctx, dir);
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
 		set_error(e, -ret, "setup", h->name);
@@ -119,6 +166,10 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		left = read_nth(fd);
 		if (left != 0)
 			write_nth(fd, 0);
+		s->log_off = log->len;
+		if (kmsg >= 0)
+			drain_kmsg(kmsg, log);
+		s->log_len = log->len - s->log_off;
 		release(h, &ctx);
 		s->nth = nth;
 		s->injected = left == 0;
@@ -142,5 +193,7 @@ teardown:
 out:
 	write_nth(fd, 0);
 	close(fd);
+	if (kmsg >= 0)
+		close(kmsg);
 	return ret;
 }

@@ -1,5 +1,6 @@
 // Typed facade over the native binding: what the guest agent calls.
 import { errnoName } from './errno.js';
+import { parseFaultSites } from './kmsg/fault-trace.js';
 import { loadBinding } from './native.js';
 import type { Harness, SweepResult } from './protocol.js';
 
@@ -12,7 +13,7 @@ export function inGuest(): boolean {
 }
 
 /** Sweeps one harness with fail-nth 1, 2, ... on one native thread. dir: a writable tmpfs dir. */
-export async function sweep(name: string, dir: string, maxSteps: number): Promise<SweepResult> {
+export async function sweep(name: string, dir: string, maxSteps: number): Promise<Omit<SweepResult, 'kmemleakFilter'>> {
   const binding = loadBinding();
   const harness = binding.harnesses().find((h) => h.name === name);
   if (!harness) {
@@ -27,7 +28,7 @@ export async function sweep(name: string, dir: string, maxSteps: number): Promis
     summary: harness.summary,
     maxSteps,
     complete: raw.complete,
-    steps: raw.steps.map((s) => ({ ...s, errno: errnoName(s.ret) })),
+    steps: raw.steps.map((s) => ({ ...s, errno: errnoName(s.ret), fault: s.injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null })),
     ms: performance.now() - start,
   };
 }

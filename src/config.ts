@@ -22,6 +22,8 @@ export const defaults = {
   },
   sweep: {
     maxSteps: 1000,
+    /** keep injected faults out of kmemleak's own allocations (stack filter), when kmemleak is on */
+    kmemleakFilter: true,
   },
   logDir: '.kfault',
 };
@@ -46,6 +48,7 @@ const Machine = z.strictObject({
 
 const Sweep = z.strictObject({
   maxSteps: z.number().int().min(1).max(1_000_000).default(defaults.sweep.maxSteps),
+  kmemleakFilter: z.boolean().default(defaults.sweep.kmemleakFilter),
 });
 
 export const ConfigSchema = z.strictObject({

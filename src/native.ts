@@ -14,6 +14,8 @@ export interface NativeStep {
   /** fail-nth read back 0: the nth injection point was reached and failed */
   injected: boolean;
   ns: number;
+  /** what the kernel logged during the step (/dev/kmsg message texts, one per line) */
+  kmsg: string;
 }
 
 export interface NativeSweep {

@@ -1,5 +1,6 @@
 // Every message between host and guest agent: JSON, one per line, validated on both sides.
 import { z } from 'zod';
+import { FaultSite } from './kmsg/fault-trace.js';
 
 export const Harness = z.object({
   name: z.string(),
@@ -14,8 +15,19 @@ export const Step = z.object({
   errno: z.string().nullable(),
   injected: z.boolean(),
   ns: z.number().nonnegative(),
+  kmsg: z.string(),
+  /** where the injected fault struck, from its stack trace; null when none was logged */
+  fault: FaultSite.nullable(),
 });
 export type Step = z.infer<typeof Step>;
+
+/** A stretch of kernel text: [address of anchor + start, address of anchor + end). */
+export const TextRange = z.strictObject({ anchor: z.string().min(1), start: z.number().int(), end: z.number().int() });
+export type TextRange = z.infer<typeof TextRange>;
+
+/** Whether injected faults were kept out of kmemleak's own code, and why or why not. */
+export const KmemleakFilter = z.strictObject({ kmemleakOn: z.boolean(), applied: z.boolean(), note: z.string() });
+export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 
 export const SweepResult = z.object({
   harness: z.string(),
@@ -25,18 +37,29 @@ export const SweepResult = z.object({
   complete: z.boolean(),
   steps: z.array(Step),
   ms: z.number().nonnegative(),
+  kmemleakFilter: KmemleakFilter,
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 
 export const SweepOptions = z.strictObject({
   maxSteps: z.number().int().min(1).max(1_000_000).default(1000),
+  /** keep injected faults out of kmemleak's code with the stack filter (when kmemleak is on) */
+  kmemleakFilter: z.boolean().default(true),
 });
 export type SweepOptions = z.input<typeof SweepOptions>;
 
 const id = z.number().int().nonnegative();
 
 export const Request = z.discriminatedUnion('type', [
-  z.strictObject({ id, type: z.literal('sweep'), harness: z.string().min(1), maxSteps: z.number().int().min(1).max(1_000_000) }),
+  z.strictObject({
+    id,
+    type: z.literal('sweep'),
+    harness: z.string().min(1),
+    maxSteps: z.number().int().min(1).max(1_000_000),
+    /** kmemleak's text to reject with the stack filter; null: do not filter (and say why) */
+    kmemleakText: TextRange.nullable(),
+    kmemleakTextWhy: z.string(),
+  }),
   z.strictObject({ id, type: z.literal('harnesses') }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);

@@ -1,40 +1,66 @@
 // Sweep results as text: a table per harness and a summary line.
-import type { SweepResult } from './protocol.js';
+import type { Step, SweepResult } from './protocol.js';
+
+/**
+ * failed: the injected fault made the call fail (an error path ran);
+ * tolerated: the fault struck the code under test and the call still succeeded;
+ * absorbed: kmemleak took the fault on its own metadata allocation, so it never reached the code
+ *   under test;
+ * end: nothing was injected, the sweep is over.
+ *
+ * Fault injection logs no stack trace for a __GFP_NOWARN allocation, and kmemleak's are all of
+ * that kind. So a silent injection whose call succeeded is kmemleak's only when kmemleak is on
+ * and the stack filter did not keep faults out of its code; with the filter on it can only be a
+ * __GFP_NOWARN allocation of the code under test, which tolerated the failure.
+ */
+export type Verdict = 'failed' | 'tolerated' | 'absorbed' | 'end';
+
+export function verdict(s: Step, r: Pick<SweepResult, 'kmemleakFilter'>): Verdict {
+  if (!s.injected) return 'end';
+  if (s.ret < 0) return 'failed';
+  if (s.fault) return s.fault.inKmemleak ? 'absorbed' : 'tolerated';
+  return r.kmemleakFilter.kmemleakOn && !r.kmemleakFilter.applied ? 'absorbed' : 'tolerated';
+}
 
 export interface SweepCounts {
   points: number;
   failed: number;
-  /** injected, yet the call succeeded: the fault landed somewhere that absorbed it */
+  tolerated: number;
   absorbed: number;
 }
 
 export function counts(r: SweepResult): SweepCounts {
-  const injected = r.steps.filter((s) => s.injected);
-  return {
-    points: injected.length,
-    failed: injected.filter((s) => s.ret < 0).length,
-    absorbed: injected.filter((s) => s.ret === 0).length,
-  };
+  const v = r.steps.map((s) => verdict(s, r));
+  const n = (k: Verdict) => v.filter((x) => x === k).length;
+  return { points: r.steps.filter((s) => s.injected).length, failed: n('failed'), tolerated: n('tolerated'), absorbed: n('absorbed') };
+}
+
+/** The traced call sites where injected faults reached the code under test, in order. */
+export function callSites(r: SweepResult): string[] {
+  return r.steps.filter((s) => s.fault && !s.fault.inKmemleak).map((s) => s.fault!.callSite ?? '?');
 }
 
 export function summaryLine(r: SweepResult): string {
   const c = counts(r);
   const end = r.complete ? `ended at nth=${r.steps.length}` : `stopped at max-steps ${r.maxSteps} (more failure points remain)`;
-  return `${r.harness}: ${c.points} failure points, ${c.failed} failed the call, ${c.absorbed} injected but the call succeeded; ${end}; ${Math.round(r.ms)} ms`;
+  return `${r.harness}: ${c.points} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed; ${end}; ${Math.round(r.ms)} ms`;
+}
+
+function site(s: Step): string {
+  if (!s.fault) return s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '';
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '');
 }
 
 export function sweepTable(r: SweepResult): string {
-  const rows = [['nth', 'result', 'errno', 'injected']];
-  for (const s of r.steps) {
-    rows.push([String(s.nth), s.ret === 0 ? 'ok' : 'failed', s.errno ?? '-', s.injected ? 'yes' : 'no']);
-  }
+  const rows = [['nth', 'verdict', 'errno', 'call site']];
+  for (const s of r.steps) rows.push([String(s.nth), verdict(s, r), s.errno ?? '-', site(s)]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => '  ' + row.map((cell, i) => (i === 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
-  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, summaryLine(r)].join('\n');
+  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, `kmemleak filter: ${r.kmemleakFilter.note}`, summaryLine(r)].join('\n');
 }
 
 export function totalsLine(results: SweepResult[], ms: number): string {
-  const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, absorbed: a.absorbed + c.absorbed }), { points: 0, failed: 0, absorbed: 0 });
+  const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, tolerated: a.tolerated + c.tolerated, absorbed: a.absorbed + c.absorbed }));
   const incomplete = results.filter((r) => !r.complete).length;
-  return `${results.length} harnesses swept: ${sum.points} failure points, ${sum.failed} failed the call, ${sum.absorbed} injected but succeeded${incomplete ? `, ${incomplete} stopped at max-steps` : ''}; ${(ms / 1000).toFixed(1)} s`;
+  return `${results.length} harnesses swept: ${sum.points} failure points: ${sum.failed} failed, ${sum.tolerated} tolerated, ${sum.absorbed} absorbed${incomplete ? `; ${incomplete} stopped at max-steps` : ''}; ${(ms / 1000).toFixed(1)} s`;
 }

@@ -13,6 +13,7 @@ export const options = {
   cpus: { type: 'string' },
   memory: { type: 'string' },
   'max-steps': { type: 'string' },
+  'kmemleak-filter': { type: 'string' },
   'log-dir': { type: 'string' },
   json: { type: 'boolean' },
   'print-qemu': { type: 'boolean' },
@@ -36,6 +37,12 @@ function int(flag: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
+function onOff(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') throw new ConfigError([{ path: `--${flag}`, message: `expected on or off, got '${value}'` }]);
+  return value === 'on';
+}
+
 function readConfigFile(path: string | undefined): Record<string, unknown> {
   const file = path ?? (existsSync('kfault.config.json') ? 'kfault.config.json' : undefined);
   if (!file) return {};
@@ -56,7 +63,7 @@ export function configFrom(flags: Flags): Config {
     ...file,
     kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
-    sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']) }) },
+    sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }) },
     ...defined({ logDir: flags['log-dir'] }),
   });
 }

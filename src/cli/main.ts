@@ -26,6 +26,8 @@ options:
   --accel auto|kvm|tcg  default auto: KVM when it works, TCG otherwise
   --cpus N --memory MiB the guest's size
   --max-steps N         stop a sweep after N steps (default 1000)
+  --kmemleak-filter on|off
+                        keep injected faults out of kmemleak's own code (default on)
   --json                print results as JSON
   --print-qemu          print the exact QEMU command line
   --console             echo the guest's console
@@ -43,7 +45,7 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
   const kernel = await ensureKernel(config);
   const start = Date.now();
   const guest = await boot(config, {
-    kernelImage: kernel.image,
+    kernel,
     onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined,
     onConsoleLine: flags.console ? (l) => err(`guest| ${l}`) : undefined,
   });
@@ -52,7 +54,7 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
     err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
     const todo = names.length ? names : guest.catalogue.map((h) => h.name);
     for (const name of todo) {
-      const r = await guest.sweep(name, { maxSteps: config.sweep.maxSteps });
+      const r = await guest.sweep(name);
       results.push(r);
       if (!flags.json) console.log(sweepTable(r) + '\n');
     }

@@ -6,6 +6,7 @@ import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { FAIL_NTH_SETTINGS, withFaultSettings } from './faults.js';
+import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
@@ -22,8 +23,11 @@ async function handle(req: Request): Promise<unknown> {
   switch (req.type) {
     case 'harnesses':
       return addon.harnesses();
-    case 'sweep':
-      return withFaultSettings(FAIL_NTH_SETTINGS, () => addon.sweep(req.harness, WORK_DIR, req.maxSteps));
+    case 'sweep': {
+      const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
+      const result = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, () => addon.sweep(req.harness, WORK_DIR, req.maxSteps));
+      return { ...result, kmemleakFilter: plan.filter };
+    }
     case 'shutdown':
       return null;
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
+import type { Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
 import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
@@ -15,7 +16,7 @@ import { qemuArgs, shellQuote, type Accel } from './qemu.js';
 export const QEMU = 'qemu-system-x86_64';
 
 export interface BootOptions {
-  kernelImage: string;
+  kernel: Kernel;
   /** called with the exact QEMU command line before it runs */
   onQemuCommand?: (command: string) => void;
   onConsoleLine?: (line: string) => void;
@@ -74,7 +75,7 @@ async function startOnce(config: Config, o: BootOptions, accel: Accel, log: Cons
     accel,
     cpus: config.machine.cpus,
     memoryMiB: config.machine.memoryMiB,
-    kernelImage: resolve(o.kernelImage),
+    kernelImage: resolve(o.kernel.image),
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
     cmdline: config.machine.cmdline,
@@ -118,7 +119,7 @@ async function startOnce(config: Config, o: BootOptions, accel: Accel, log: Cons
 }
 
 export async function boot(config: Config, o: BootOptions): Promise<Guest> {
-  if (!existsSync(o.kernelImage)) throw new Error(`kernel image not found: ${o.kernelImage}`);
+  if (!existsSync(o.kernel.image)) throw new Error(`kernel image not found: ${o.kernel.image}`);
   installExitHook();
   const version = qemuVersion();
   const plan = planAccel(config.machine.accel, config.machine.accel === 'auto' ? (kvmDeviceUsable() ?? knownKvmFailure(version)) : null);
@@ -133,7 +134,7 @@ export async function boot(config: Config, o: BootOptions): Promise<Guest> {
         const started = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
         if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
         for (const n of notes) o.onNote?.(n);
-        return new Guest({ ...started, accel, log, sockDir, config, notes });
+        return new Guest({ ...started, accel, log, sockDir, config, notes, kernel: o.kernel });
       } catch (e) {
         if (last || !(e instanceof BootError)) throw e;
         notes.push(`KVM failed (${e.message}); using TCG`);

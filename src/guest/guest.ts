@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
+import type { Kernel } from '../kernel/build.js';
 import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type SweepResult } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
 import type { ConsoleLog } from './console.js';
@@ -23,6 +24,7 @@ interface GuestParts {
   sockDir: string;
   config: Config;
   notes: string[];
+  kernel: Kernel;
 }
 
 export class Guest implements AsyncDisposable {
@@ -66,8 +68,15 @@ export class Guest implements AsyncDisposable {
 
   /** Sweeps one harness of the catalogue with fail-nth 1, 2, ... until nothing is injected. */
   sweep(harness: string, options: SweepOptions = {}): Promise<SweepResult> {
-    const { maxSteps } = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, ...options });
-    return this.call({ type: 'sweep', harness, maxSteps });
+    const o = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, kmemleakFilter: this.p.config.sweep.kmemleakFilter, ...options });
+    const text = this.p.kernel.kmemleakText;
+    return this.call({
+      type: 'sweep',
+      harness,
+      maxSteps: o.maxSteps,
+      kmemleakText: o.kmemleakFilter ? text.range : null,
+      kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+    });
   }
 
   /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */

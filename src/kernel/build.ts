@@ -11,6 +11,8 @@ import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
 import { applySeries, readSeries, type Patch } from './patches.js';
 import { Progress } from './progress.js';
+import { kmemleakRangeOfBuild } from './kmemleak-text.js';
+import type { TextRange } from '../protocol.js';
 import { run } from './run.js';
 
 /** Bump when the way kernels are built changes, so old cache entries are not reused. */
@@ -25,6 +27,8 @@ export interface Kernel {
   /** the cache entry or build dir, when kfault built it */
   dir?: string;
   systemMap?: string;
+  /** kmemleak's text, for the stack filter that keeps injected faults out of it */
+  kmemleakText: { range: TextRange | null; why: string };
 }
 
 const Meta = z.object({ recipe: z.number(), key: z.string(), source: z.string(), version: z.string(), objects: z.number(), buildSeconds: z.number() });
@@ -69,7 +73,7 @@ function prebuilt(path: string): Kernel {
   const image = resolve(path);
   if (!existsSync(image) || !statSync(image).isFile()) throw new Error(`kernel.image: ${image} does not exist`);
   if (!imageKind(image)) throw new Error(`kernel.image: ${image} is neither a bzImage nor an ELF vmlinux`);
-  return { image, origin: 'prebuilt' };
+  return { image, origin: 'prebuilt', kmemleakText: { range: null, why: 'a prebuilt image has no build dir to read kmemleak.o from' } };
 }
 
 export function checkTree(path: string): string {
@@ -165,7 +169,8 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     const tree = checkTree(config.kernel.tree);
     const out = join(cacheDir(), 'build', `tree-${createHash('sha256').update(tree).digest('hex').slice(0, 12)}`);
     await configureAndBuild(tree, out, fragments, `kernel build (${tree})`, 1800);
-    return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, systemMap: join(out, 'System.map') };
+    const systemMap = join(out, 'System.map');
+    return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, systemMap, kmemleakText: kmemleakRangeOfBuild(out, systemMap) };
   }
 
   const version = debianSourceVersion(config.kernel.source);
@@ -173,12 +178,12 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   const key = cacheKey({ source: config.kernel.source, version, fragments, patches });
   const entry = join(cacheDir(), 'kernels', key);
   const metaPath = join(entry, 'meta.json');
+  const out = join(cacheDir(), 'build', key);
   if (existsSync(metaPath) && existsSync(join(entry, 'bzImage'))) {
-    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, systemMap: join(entry, 'System.map') };
+    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
   }
   const start = Date.now();
   const src = extractSource(config.kernel.source, version, patches);
-  const out = join(cacheDir(), 'build', key);
   const objects = await configureAndBuild(src, out, fragments, `kernel build (${config.kernel.source} ${version}, ${key})`, 1800);
   mkdirSync(entry, { recursive: true });
   copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
@@ -186,5 +191,14 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
   const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
   writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
-  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, systemMap: join(entry, 'System.map') };
+  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
+}
+
+/** Read once from the build dir, then kept with the cache entry (the build dir may be cleaned). */
+function kmemleakTextOf(entry: string, buildDir: string): { range: TextRange | null; why: string } {
+  const saved = join(entry, 'kmemleak-text.json');
+  if (existsSync(saved)) return JSON.parse(readFileSync(saved, 'utf8')) as { range: TextRange | null; why: string };
+  const found = kmemleakRangeOfBuild(buildDir, join(entry, 'System.map'));
+  if (found.range) writeFileSync(saved, JSON.stringify(found) + '\n');
+  return found;
 }

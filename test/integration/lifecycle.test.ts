@@ -28,7 +28,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 describe('guest lifecycle', () => {
   it('close() stops QEMU and is safe to call twice', async () => {
     const kernel = await ensureKernel(config);
-    const guest = await boot(config, { kernelImage: kernel.image });
+    const guest = await boot(config, { kernel });
     expect(alive(guest.pid)).toBe(true);
     await guest.close();
     await guest.close();
@@ -44,7 +44,7 @@ describe('guest lifecycle', () => {
     const script = `
       import { boot } from './dist/guest/boot.js';
       import { parseConfig } from './dist/config.js';
-      const g = await boot(parseConfig({}), { kernelImage: ${JSON.stringify(kernel.image)} });
+      const g = await boot(parseConfig({}), { kernel: ${JSON.stringify(kernel)} });
       console.log('qemu ' + g.pid);
       setInterval(() => {}, 1000);`;
     const host = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -6,7 +6,7 @@ import { boot } from '../../src/guest/boot.js';
 import type { Guest } from '../../src/guest/guest.js';
 import { ensureKernel } from '../../src/kernel/build.js';
 import type { SweepResult } from '../../src/protocol.js';
-import { counts } from '../../src/report.js';
+import { callSites, counts } from '../../src/report.js';
 
 const HARNESSES = ['pipe2', 'socket-inet', 'open', 'eventfd', 'memfd', 'socketpair-unix', 'msgget', 'mount-tmpfs'];
 const config = parseConfig({ sweep: { maxSteps: 200 } });
@@ -17,7 +17,7 @@ const outcomes = (r: SweepResult) => r.steps.map((s) => `${s.nth}:${s.injected ?
 
 beforeAll(async () => {
   const kernel = await ensureKernel(config);
-  guest = await boot(config, { kernelImage: kernel.image });
+  guest = await boot(config, { kernel });
 }, 600_000);
 
 afterAll(async () => {
@@ -72,7 +72,49 @@ describe('fail-nth sweeps on a real 6.12 guest', () => {
     expect((await guest.sweep('eventfd')).complete).toBe(true);
   }, 60_000);
 
+  it('every failed step names the call site where the fault struck', () => {
+    // (mount-tmpfs fails some __GFP_NOWARN allocations, which fault injection does not trace)
+    for (const r of ['pipe2', 'socket-inet', 'open', 'eventfd', 'memfd', 'msgget'].map((h) => results.get(h)!)) {
+      for (const s of r.steps.filter((s) => s.ret < 0)) {
+        expect(s.fault, `${r.harness} nth=${s.nth}`).not.toBeNull();
+        expect(s.fault!.callSite, `${r.harness} nth=${s.nth}`).toMatch(/^\w[\w.]*\+0x[0-9a-f]+$/);
+      }
+    }
+    expect(results.get('pipe2')!.steps.map((s) => s.fault?.callSite).filter(Boolean)).toContain('alloc_pipe_info+0x66');
+  });
+
   it('writes the console to a log file', () => {
     expect(existsSync(guest.consoleLog)).toBe(true);
+  });
+});
+
+// The seed's problem (../shared/seed), on stock 6.12: kmemleak's metadata allocations take
+// injected faults, and the stack filter over kmemleak's text keeps them out.
+describe('kmemleak and fault injection on a stock kernel', () => {
+  const both = new Map<string, { off: SweepResult; on: SweepResult }>();
+
+  it.each(['pipe2', 'socket-inet', 'open'])('%s: kmemleak absorbs injected faults without the filter, none with it', async (name) => {
+    const off = await guest.sweep(name, { kmemleakFilter: false });
+    const on = await guest.sweep(name, { kmemleakFilter: true });
+    both.set(name, { off, on });
+    expect(off.kmemleakFilter).toMatchObject({ kmemleakOn: true, applied: false });
+    expect(on.kmemleakFilter.applied).toBe(true);
+    expect(counts(off).absorbed).toBeGreaterThan(0);
+    expect(counts(on).absorbed).toBe(0);
+    expect(on.steps.some((s) => s.fault?.inKmemleak)).toBe(false);
+    // the same failures reached in the code under test, in fewer steps
+    expect(on.steps.filter((s) => s.ret < 0).map((s) => s.errno)).toEqual(off.steps.filter((s) => s.ret < 0).map((s) => s.errno));
+    expect(counts(on).points).toBeLessThan(counts(off).points);
+  }, 120_000);
+
+  it('pipe2 and open: the filter leaves exactly the traced call sites of the code under test', () => {
+    for (const name of ['pipe2', 'open']) {
+      const { off, on } = both.get(name)!;
+      expect(callSites(on)).toEqual(callSites(off));
+    }
+    // pipe2: half its failure points were kmemleak's (the table in ../shared/NOTES.md)
+    const { off, on } = both.get('pipe2')!;
+    expect(counts(on)).toMatchObject({ failed: 6, absorbed: 0, tolerated: 0 });
+    expect(counts(off).absorbed).toBeGreaterThanOrEqual(6);
   });
 });

@@ -3,11 +3,14 @@ import { AgentMessage, parseLine, Request } from '../../src/protocol.js';
 
 describe('protocol', () => {
   it('accepts a sweep request', () => {
-    expect(parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":10}', 'req')).toEqual({ id: 3, type: 'sweep', harness: 'pipe2', maxSteps: 10 });
+    const line = '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":10,"kmemleakText":{"anchor":"__create_object","start":-3581,"end":3571},"kmemleakTextWhy":""}';
+    expect(parseLine(Request, line, 'req')).toEqual({
+      id: 3, type: 'sweep', harness: 'pipe2', maxSteps: 10, kmemleakText: { anchor: '__create_object', start: -3581, end: 3571 }, kmemleakTextWhy: '',
+    });
   });
 
   it('names the field that is wrong', () => {
-    expect(() => parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":0}', 'request from host')).toThrow(
+    expect(() => parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":0,"kmemleakText":null,"kmemleakTextWhy":"off"}', 'request from host')).toThrow(
       'request from host: maxSteps: Too small: expected number to be >=1',
     );
   });

@@ -1,0 +1,54 @@
+// The parser on kernel logs saved from real sweeps on 6.12.117 (verbose=2, read from /dev/kmsg).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
+
+const fixture = (f: string) => readFileSync(new URL(`../fixtures/kmsg/${f}`, import.meta.url), 'utf8');
+
+describe('fault sites from kernel logs', () => {
+  it('finds the call site past the allocator (pipe2, failslab)', () => {
+    const [site, ...more] = parseFaultSites(fixture('pipe2-nth3-failslab.txt'));
+    expect(more).toEqual([]);
+    expect(site).toMatchObject({ injector: 'failslab', callSite: 'alloc_pipe_info+0x66', caller: 'create_pipe_files', inKmemleak: false });
+    expect(site!.frames.slice(0, 3)).toEqual(['dump_stack_lvl+0x59', 'dump_stack+0x10', 'should_fail_ex+0x134']);
+    expect(site!.frames.at(-1)).toBe('entry_SYSCALL_64_after_hwframe+0x4b');
+  });
+
+  it("skips unreliable '?' frames", () => {
+    const [site] = parseFaultSites(fixture('open-nth2-unreliable-frame.txt'));
+    expect(site).toMatchObject({ callSite: 'alloc_empty_file+0x8b', caller: 'path_openat' });
+    expect(site!.frames).not.toContain('getname_flags+0x24');
+  });
+
+  it('keeps compiler suffixes in the frame but not in the caller match', () => {
+    const kmsg = [
+      'FAULT_INJECTION: forcing a failure.\\x0aname fail_page_alloc, interval 1, probability 0, space 0, times 1',
+      'Call Trace:',
+      ' <TASK>',
+      ' dump_stack_lvl+0x59/0x6b',
+      ' should_fail_ex+0x134/0x15d',
+      ' should_fail_alloc_page+0x1a/0x20',
+      ' __alloc_pages_noprof+0x90/0x200',
+      ' mem_pool_alloc.isra.0+0x10/0x80',
+      ' __create_object+0x20/0x7a',
+      ' kmemleak_alloc+0x30/0x26',
+      ' </TASK>',
+    ].join('\n');
+    expect(parseFaultSites(kmsg)).toEqual([
+      {
+        injector: 'fail_page_alloc',
+        callSite: 'mem_pool_alloc.isra.0+0x10',
+        caller: '__create_object',
+        frames: ['dump_stack_lvl+0x59', 'should_fail_ex+0x134', 'should_fail_alloc_page+0x1a', '__alloc_pages_noprof+0x90', 'mem_pool_alloc.isra.0+0x10', '__create_object+0x20', 'kmemleak_alloc+0x30'],
+        inKmemleak: true,
+      },
+    ]);
+  });
+
+  it('finds nothing in a log without an injected fault, or a truncated one', () => {
+    expect(parseFaultSites('')).toEqual([]);
+    expect(parseFaultSites('random: crng init done\n')).toEqual([]);
+    const cut = fixture('pipe2-nth3-failslab.txt').split('\n').slice(0, 4).join('\n');
+    expect(parseFaultSites(cut)).toEqual([{ injector: 'failslab', callSite: null, caller: null, frames: [], inKmemleak: false }]);
+  });
+});
