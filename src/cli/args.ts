@@ -16,6 +16,8 @@ export const options = {
   'kmemleak-filter': { type: 'string' },
   'log-dir': { type: 'string' },
   json: { type: 'boolean' },
+  a: { type: 'string' },
+  b: { type: 'string' },
   'print-qemu': { type: 'boolean' },
   console: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

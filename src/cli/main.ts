@@ -2,7 +2,8 @@
 import { ConfigError, type Config } from '../config.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
-import { ensureKernel } from '../kernel/build.js';
+import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
+import { compareTable, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import { sweepTable, totalsLine } from '../report.js';
@@ -14,6 +15,7 @@ commands:
   setup                 install missing Debian packages (as root) and build the default kernel
   kernel build          build (or find in the cache) the kernel the config asks for
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue)
+  compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
   harnesses             list the built-in harnesses
   doctor                say what the host lacks and how to install it
 
@@ -28,6 +30,8 @@ options:
   --max-steps N         stop a sweep after N steps (default 1000)
   --kmemleak-filter on|off
                         keep injected faults out of kmemleak's own code (default on)
+  --a SPEC, --b SPEC    compare's kernels: stock | patches:DIR | tree:PATH | image:PATH
+                        (default: stock against kernel/patches/kmemleak-no-fault-inject)
   --json                print results as JSON
   --print-qemu          print the exact QEMU command line
   --console             echo the guest's console
@@ -35,13 +39,7 @@ options:
 
 const err = (s: string) => process.stderr.write(s + '\n');
 
-async function kernelBuild(config: Config): Promise<number> {
-  const k = await ensureKernel(config);
-  console.log(`${k.image}${k.origin === 'cache' ? ' (cached)' : ''}`);
-  return 0;
-}
-
-async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
+async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void): Promise<{ kernel: string; accel: string; results: SweepResult[] }> {
   const kernel = await ensureKernel(config);
   const start = Date.now();
   const guest = await boot(config, {
@@ -52,17 +50,46 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
   const results: SweepResult[] = [];
   try {
     err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
-    const todo = names.length ? names : guest.catalogue.map((h) => h.name);
-    for (const name of todo) {
+    for (const name of names.length ? names : guest.catalogue.map((h) => h.name)) {
       const r = await guest.sweep(name);
       results.push(r);
-      if (!flags.json) console.log(sweepTable(r) + '\n');
+      onResult(r);
     }
   } finally {
     await guest.close();
   }
-  if (flags.json) console.log(JSON.stringify({ kernel: guest.kernel, accel: guest.accel, results }, null, 2));
-  else console.log(totalsLine(results, Date.now() - start));
+  return { kernel: guest.kernel, accel: guest.accel, results };
+}
+
+async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
+  const a = parseKernelSpec(flags.a ?? 'stock', config.kernel, '--a');
+  const b = parseKernelSpec(flags.b ?? `patches:${DEFAULT_KMEMLEAK_PATCH}`, config.kernel, '--b');
+  // Kernels are compared as they are: without kfault's kmemleak filter unless asked for.
+  const sweep = { ...config.sweep, kmemleakFilter: flags['kmemleak-filter'] === 'on' };
+  const sides = [];
+  for (const side of [a, b]) {
+    err(`kfault: sweeping on ${side.label}`);
+    const r = await sweepOn({ ...config, kernel: side.kernel, sweep }, flags, names, () => {});
+    sides.push({ label: side.label, kernel: r.kernel, results: r.results });
+  }
+  if (flags.json) console.log(JSON.stringify(sides, null, 2));
+  else console.log(compareTable(sides[0]!, sides[1]!));
+  return 0;
+}
+
+async function kernelBuild(config: Config): Promise<number> {
+  const k = await ensureKernel(config);
+  console.log(`${k.image}${k.origin === 'cache' ? ' (cached)' : ''}`);
+  return 0;
+}
+
+async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
+  const start = Date.now();
+  const r = await sweepOn(config, flags, names, (one) => {
+    if (!flags.json) console.log(sweepTable(one) + '\n');
+  });
+  if (flags.json) console.log(JSON.stringify(r, null, 2));
+  else console.log(totalsLine(r.results, Date.now() - start));
   return 0;
 }
 
@@ -93,8 +120,10 @@ export async function main(argv: string[]): Promise<number> {
         return await kernelBuild(configFrom(flags));
       case 'sweep':
         return await sweep(configFrom(flags), flags, rest);
+      case 'compare':
+        return await compare(configFrom(flags), flags, rest);
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, harnesses, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, harnesses, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -19,6 +19,8 @@ import { run } from './run.js';
 const RECIPE = 1;
 export const DEFAULT_FRAGMENT = join(packageRoot, 'kernel/kfault.config');
 export const DEFAULT_PATCHES = join(packageRoot, 'kernel/patches');
+/** kfault's kernel patch: kmemleak's own allocations never take an injected fault */
+export const DEFAULT_KMEMLEAK_PATCH = join(packageRoot, 'kernel/patches/kmemleak-no-fault-inject');
 
 export interface Kernel {
   image: string;

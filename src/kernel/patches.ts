@@ -1,7 +1,7 @@
 // A quilt-style patch series: a `series` file naming one patch per line, applied in order.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface Patch {
   name: string;
@@ -19,7 +19,7 @@ export function readSeries(dir: string | undefined): Patch[] {
     .map((l) => l.replace(/#.*/, '').trim())
     .filter(Boolean)
     .map((name) => {
-      const path = join(dir, name);
+      const path = resolve(dir, name);
       if (!existsSync(path)) throw new Error(`${series}: names ${name}, but ${path} does not exist`);
       return { name, path, text: readFileSync(path, 'utf8') };
     });

@@ -1,0 +1,54 @@
+// The same sweeps on two kernels, side by side.
+import { resolve } from 'node:path';
+import { ConfigError, type Config } from './config.js';
+import type { SweepResult } from './protocol.js';
+import { counts } from './report.js';
+
+export interface KernelSide {
+  label: string;
+  kernel: Config['kernel'];
+}
+
+/** "stock" | "patches:DIR" | "tree:PATH" | "image:PATH" -> the kernel part of a config. */
+export function parseKernelSpec(spec: string, base: Config['kernel'], flag: string): KernelSide {
+  const [kind, ...rest] = spec.split(':');
+  const arg = rest.join(':');
+  const plain = { ...base, tree: undefined, image: undefined, patches: undefined };
+  if (kind === 'stock' && !arg) return { label: 'stock', kernel: plain };
+  if (arg && kind === 'patches') return { label: `patched (${arg})`, kernel: { ...plain, patches: resolve(arg) } };
+  if (arg && kind === 'tree') return { label: `tree ${arg}`, kernel: { ...plain, tree: arg } };
+  if (arg && kind === 'image') return { label: `image ${arg}`, kernel: { ...plain, fragments: [], image: arg } };
+  throw new ConfigError([{ path: flag, message: `expected stock, patches:DIR, tree:PATH or image:PATH, got '${spec}'` }]);
+}
+
+export interface SideResult {
+  label: string;
+  kernel: string;
+  results: SweepResult[];
+}
+
+export function compareTable(a: SideResult, b: SideResult): string {
+  const head = ['harness', 'points', 'failed', 'tolerated', 'absorbed', 'ms'];
+  const rows: string[][] = [];
+  const names = [...new Set([...a.results, ...b.results].map((r) => r.harness))];
+  const cells = (r: SweepResult | undefined) => {
+    if (!r) return ['-', '-', '-', '-', '-'];
+    const c = counts(r);
+    return [c.points, c.failed, c.tolerated, c.absorbed, Math.round(r.ms)].map(String);
+  };
+  for (const n of names) {
+    rows.push([n, ...cells(a.results.find((r) => r.harness === n)), ...cells(b.results.find((r) => r.harness === n))]);
+  }
+  const header = [head[0]!, ...head.slice(1).map((h) => `A ${h}`), ...head.slice(1).map((h) => `B ${h}`)];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [
+    `A: ${a.label} (${a.kernel})`,
+    `B: ${b.label} (${b.kernel})`,
+    `kmemleak filter: A ${a.results[0]?.kmemleakFilter.note ?? '-'}; B ${b.results[0]?.kmemleakFilter.note ?? '-'}`,
+    fmt(header),
+    ...rows.map(fmt),
+    'leaks and oopses: not checked by this version of kfault',
+  ].join('\n');
+}

@@ -1,0 +1,47 @@
+// kfault's kernel patch (kernel/patches/kmemleak-no-fault-inject) against stock 6.12, through
+// `kfault compare`, as a user runs it: both kernels are real builds booted under QEMU.
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SweepResult } from '../../src/protocol.js';
+import { counts } from '../../src/report.js';
+
+const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+interface Side {
+  label: string;
+  kernel: string;
+  results: SweepResult[];
+}
+let stock: Side;
+let patched: Side;
+const fn = (site: string | null | undefined) => (site ?? '?').replace(/\+0x[0-9a-f]+$/, '');
+
+beforeAll(() => {
+  const r = spawnSync(process.execPath, [bin, 'compare', '--json', 'pipe2', 'socket-inet', 'open'], { encoding: 'utf8', timeout: 900_000 });
+  expect(r.status, r.stderr).toBe(0);
+  [stock, patched] = JSON.parse(r.stdout) as Side[];
+}, 900_000);
+
+describe('the patched kernel: kmemleak never takes an injected fault', () => {
+  it('compares stock with the patched kernel, kmemleak on in both and no filter', () => {
+    expect(stock.label).toBe('stock');
+    expect(patched.label).toMatch(/^patched \(.*kmemleak-no-fault-inject\)$/);
+    for (const r of [...stock.results, ...patched.results]) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, applied: false });
+  });
+
+  it.each(['pipe2', 'socket-inet', 'open'])('%s: absorbed on stock, none on the patched kernel', (name) => {
+    const s = stock.results.find((r) => r.harness === name)!;
+    const p = patched.results.find((r) => r.harness === name)!;
+    expect(counts(s).absorbed).toBeGreaterThan(0);
+    expect(counts(p).absorbed).toBe(0);
+    expect(counts(p).points).toBeLessThan(counts(s).points);
+    expect(p.complete).toBe(true);
+  });
+
+  it('pipe2: the same failures at the same call sites, in half the steps', () => {
+    const s = stock.results.find((r) => r.harness === 'pipe2')!;
+    const p = patched.results.find((r) => r.harness === 'pipe2')!;
+    const failed = (r: SweepResult) => r.steps.filter((x) => x.ret < 0).map((x) => `${x.errno} ${fn(x.fault?.callSite)}`);
+    expect(failed(p)).toEqual(failed(s));
+    expect(counts(p)).toMatchObject({ points: counts(s).failed, failed: counts(s).failed, absorbed: 0 });
+  });
+});
