@@ -48,13 +48,34 @@ static int path_in_dir(struct kf_ctx *c, const char *name)
 	return 0;
 }
 
-/* open(O_CREAT) on tmpfs */
-static int open_setup(struct kf_ctx *c) { return path_in_dir(c, "open-creat"); }
+/* open(O_CREAT) on tmpfs. Every run gets a new, empty directory: tmpfs keeps directory
+ * offsets in a maple tree whose node allocations depend on what the directory saw before. */
+#define OPEN_DIR "open-creat.d"
+static int open_fresh_dir(struct kf_ctx *c)
+{
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/" OPEN_DIR, c->dir);
+	unlink(c->path);
+	rmdir(dir);
+	return mkdir(dir, 0700) < 0 ? -errno : 0;
+}
+static int open_setup(struct kf_ctx *c)
+{
+	snprintf(c->path, sizeof(c->path), "%s/" OPEN_DIR "/file", c->dir);
+	return open_fresh_dir(c);
+}
 static int open_run(struct kf_ctx *c)
 {
 	return keep_fd(c, 0, open(c->path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
 }
-static void open_undo(struct kf_ctx *c) { unlink(c->path); }
+static void open_undo(struct kf_ctx *c) { open_fresh_dir(c); }
+static void open_teardown(struct kf_ctx *c)
+{
+	open_fresh_dir(c);
+	c->path[strlen(c->path) - strlen("/file")] = '\0';
+	rmdir(c->path);
+}
 
 static int pipe2_run(struct kf_ctx *c)
 {
@@ -212,7 +233,7 @@ static void add_key_undo(struct kf_ctx *c)
 }
 
 const struct kf_harness kf_harnesses[] = {
-	{ "open", "open", "open(O_CREAT) of a new file on tmpfs", open_setup, open_run, open_undo, NULL },
+	{ "open", "open", "open(O_CREAT) of a new file on tmpfs", open_setup, open_run, open_undo, open_teardown },
 	{ "pipe2", "pipe2", "pipe2(O_CLOEXEC)", NULL, pipe2_run, NULL, NULL },
 	{ "socket-inet", "socket", "socket(AF_INET, SOCK_STREAM)", NULL, socket_inet_run, NULL, NULL },
 	{ "socket-udp", "socket", "socket(AF_INET, SOCK_DGRAM)", NULL, socket_udp_run, NULL, NULL },

@@ -26,7 +26,13 @@ export const TextRange = z.strictObject({ anchor: z.string().min(1), start: z.nu
 export type TextRange = z.infer<typeof TextRange>;
 
 /** Whether injected faults were kept out of kmemleak's own code, and why or why not. */
-export const KmemleakFilter = z.strictObject({ kmemleakOn: z.boolean(), applied: z.boolean(), note: z.string() });
+export const KmemleakFilter = z.strictObject({
+  kmemleakOn: z.boolean(),
+  /** the kernel itself keeps kmemleak's allocations out of fault injection (kfault's patch) */
+  kernelKeepsOut: z.boolean(),
+  applied: z.boolean(),
+  note: z.string(),
+});
 export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 
 export const SweepResult = z.object({

@@ -11,7 +11,8 @@ import type { Step, SweepResult } from './protocol.js';
  * Fault injection logs no stack trace for a __GFP_NOWARN allocation, and kmemleak's are all of
  * that kind. So a silent injection whose call succeeded is kmemleak's only when kmemleak is on
  * and the stack filter did not keep faults out of its code; with the filter on it can only be a
- * __GFP_NOWARN allocation of the code under test, which tolerated the failure.
+ * __GFP_NOWARN allocation of the code under test, which tolerated the failure; likewise on a
+ * kernel that keeps kmemleak's allocations out of fault injection itself (kfault's patch).
  */
 export type Verdict = 'failed' | 'tolerated' | 'absorbed' | 'end';
 
@@ -19,7 +20,8 @@ export function verdict(s: Step, r: Pick<SweepResult, 'kmemleakFilter'>): Verdic
   if (!s.injected) return 'end';
   if (s.ret < 0) return 'failed';
   if (s.fault) return s.fault.inKmemleak ? 'absorbed' : 'tolerated';
-  return r.kmemleakFilter.kmemleakOn && !r.kmemleakFilter.applied ? 'absorbed' : 'tolerated';
+  const f = r.kmemleakFilter;
+  return f.kmemleakOn && !f.applied && !f.kernelKeepsOut ? 'absorbed' : 'tolerated';
 }
 
 export interface SweepCounts {

@@ -18,12 +18,17 @@ export interface FilterPlan {
   filter: KmemleakFilter;
 }
 
+/** Present in kernels with kfault's patch (kernel/patches/kmemleak-no-fault-inject). */
+export const KERNEL_KEEPS_OUT = 'fault_inject_disable';
+
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 /** Pure: what to write to debugfs, and the note for the report. */
 export function planKmemleakFilter(text: TextRange | null, why: string, probe: GuestProbe, resolve: (symbol: string) => bigint | null): FilterPlan {
-  const no = (note: string): FilterPlan => ({ settings: {}, filter: { kmemleakOn: probe.kmemleakOn, applied: false, note } });
+  const kernelKeepsOut = resolve(KERNEL_KEEPS_OUT) !== null;
+  const no = (note: string): FilterPlan => ({ settings: {}, filter: { kmemleakOn: probe.kmemleakOn, kernelKeepsOut, applied: false, note } });
   if (!probe.kmemleakOn) return no('not needed: kmemleak is off');
+  if (kernelKeepsOut) return no(`not needed: this kernel keeps kmemleak's allocations out of fault injection (${KERNEL_KEEPS_OUT})`);
   if (!text) return no(`off: ${why}`);
   if (!probe.stackFilter) return no('cannot be applied: the kernel lacks CONFIG_FAULT_INJECTION_STACKTRACE_FILTER (no reject-start in debugfs)');
   if (probe.userRejects.length) return no(`cannot be applied: a reject range of your own is set (${probe.userRejects.join(', ')})`);
@@ -36,7 +41,7 @@ export function planKmemleakFilter(text: TextRange | null, why: string, probe: G
     settings[`${inj}/reject-start`] = hex(start);
     settings[`${inj}/reject-end`] = hex(end);
   }
-  return { settings, filter: { kmemleakOn: true, applied: true, note: `on: the stack filter rejects kmemleak's text ${hex(start)}-${hex(end)} for failslab and fail_page_alloc` } };
+  return { settings, filter: { kmemleakOn: true, kernelKeepsOut, applied: true, note: `on: the stack filter rejects kmemleak's text ${hex(start)}-${hex(end)} for failslab and fail_page_alloc` } };
 }
 
 const DEBUGFS = '/sys/kernel/debug';

@@ -25,7 +25,8 @@ describe('the patched kernel: kmemleak never takes an injected fault', () => {
   it('compares stock with the patched kernel, kmemleak on in both and no filter', () => {
     expect(stock.label).toBe('stock');
     expect(patched.label).toMatch(/^patched \(.*kmemleak-no-fault-inject\)$/);
-    for (const r of [...stock.results, ...patched.results]) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, applied: false });
+    for (const r of stock.results) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, kernelKeepsOut: false, applied: false });
+    for (const r of patched.results) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, kernelKeepsOut: true, applied: false });
   });
 
   it.each(['pipe2', 'socket-inet', 'open'])('%s: absorbed on stock, none on the patched kernel', (name) => {
@@ -35,13 +36,19 @@ describe('the patched kernel: kmemleak never takes an injected fault', () => {
     expect(counts(p).absorbed).toBe(0);
     expect(counts(p).points).toBeLessThan(counts(s).points);
     expect(p.complete).toBe(true);
+    // no fault on the patched kernel struck kmemleak, and the same calls failed the same way
+    expect(p.steps.some((x) => x.fault?.inKmemleak)).toBe(false);
+    const errnos = (r: SweepResult) => r.steps.filter((x) => x.ret < 0).map((x) => x.errno);
+    expect(errnos(p)).toEqual(errnos(s));
   });
 
-  it('pipe2: the same failures at the same call sites, in half the steps', () => {
+  it('pipe2: the same failures at the same call sites, in about half the steps', () => {
     const s = stock.results.find((r) => r.harness === 'pipe2')!;
     const p = patched.results.find((r) => r.harness === 'pipe2')!;
     const failed = (r: SweepResult) => r.steps.filter((x) => x.ret < 0).map((x) => `${x.errno} ${fn(x.fault?.callSite)}`);
     expect(failed(p)).toEqual(failed(s));
-    expect(counts(p)).toMatchObject({ points: counts(s).failed, failed: counts(s).failed, absorbed: 0 });
+    // (a silent __GFP_NOWARN allocation of the pipe code is sometimes among the points, on both kernels)
+    expect(counts(p)).toMatchObject({ failed: counts(s).failed, absorbed: 0 });
+    expect(counts(p).points).toBeLessThanOrEqual(counts(s).failed + 1);
   });
 });

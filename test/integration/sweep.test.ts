@@ -114,7 +114,8 @@ describe('kmemleak and fault injection on a stock kernel', () => {
     }
     // pipe2: half its failure points were kmemleak's (the table in ../shared/NOTES.md)
     const { off, on } = both.get('pipe2')!;
-    expect(counts(on)).toMatchObject({ failed: 6, absorbed: 0, tolerated: 0 });
+    expect(counts(on)).toMatchObject({ failed: 6, absorbed: 0 });
     expect(counts(off).absorbed).toBeGreaterThanOrEqual(6);
+    expect(counts(on).points).toBeLessThanOrEqual(counts(off).points - 6);
   });
 });

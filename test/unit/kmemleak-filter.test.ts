@@ -51,7 +51,7 @@ describe('kmemleak filter plan', () => {
       'fail_page_alloc/reject-start': '0xffffffff810ff27b',
       'fail_page_alloc/reject-end': '0xffffffff81100e6b',
     });
-    expect(plan.filter).toEqual({ kmemleakOn: true, applied: true, note: "on: the stack filter rejects kmemleak's text 0xffffffff810ff27b-0xffffffff81100e6b for failslab and fail_page_alloc" });
+    expect(plan.filter).toEqual({ kmemleakOn: true, kernelKeepsOut: false, applied: true, note: "on: the stack filter rejects kmemleak's text 0xffffffff810ff27b-0xffffffff81100e6b for failslab and fail_page_alloc" });
   });
 
   it('says why it cannot be applied', () => {
@@ -64,5 +64,10 @@ describe('kmemleak filter plan', () => {
     expect(note({}, { ...range, anchor: 'nope' })).toBe('cannot be applied: nope is not in /proc/kallsyms');
     expect(note({}, null, 'a prebuilt image has no build dir to read kmemleak.o from')).toBe('off: a prebuilt image has no build dir to read kmemleak.o from');
     expect(planKmemleakFilter(null, 'x', probe, resolve).settings).toEqual({});
+    const patched = planKmemleakFilter(range, '', probe, (s) => (s === 'fault_inject_disable' ? 0xffffffff81000000n : resolve(s)));
+    expect(patched).toEqual({
+      settings: {},
+      filter: { kmemleakOn: true, kernelKeepsOut: true, applied: false, note: "not needed: this kernel keeps kmemleak's allocations out of fault injection (fault_inject_disable)" },
+    });
   });
 });

@@ -9,7 +9,7 @@ const step = (nth: number, ret: number, errno: string | null, injected: boolean,
   nth, ret, errno, injected, ns: 1, kmsg, fault: injected ? (parseFaultSites(kmsg)[0] ?? null) : null,
 });
 
-const filterOff = { kmemleakOn: true, applied: false, note: 'off: turned off (kmemleakFilter: false)' };
+const filterOff = { kmemleakOn: true, kernelKeepsOut: false, applied: false, note: 'off: turned off (kmemleakFilter: false)' };
 const result: SweepResult = {
   harness: 'pipe2',
   syscall: 'pipe2',
@@ -30,8 +30,9 @@ describe('report', () => {
   it('a silent injection is absorbed only when kmemleak is on and unfiltered', () => {
     const silent = result.steps[1]!;
     expect(verdict(silent, { kmemleakFilter: filterOff })).toBe('absorbed');
-    expect(verdict(silent, { kmemleakFilter: { kmemleakOn: true, applied: true, note: '' } })).toBe('tolerated');
-    expect(verdict(silent, { kmemleakFilter: { kmemleakOn: false, applied: false, note: '' } })).toBe('tolerated');
+    expect(verdict(silent, { kmemleakFilter: { ...filterOff, applied: true } })).toBe('tolerated');
+    expect(verdict(silent, { kmemleakFilter: { ...filterOff, kmemleakOn: false } })).toBe('tolerated');
+    expect(verdict(silent, { kmemleakFilter: { ...filterOff, kernelKeepsOut: true } })).toBe('tolerated');
   });
 
   it('prints a table per harness with the call site of every fault', () => {
