@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/guest.c",
         "native/harnesses.c",
+        "native/stress.c",
         "native/sweep.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -88,6 +88,52 @@ private:
 	kf_log log_{};
 };
 
+// Global random injection for a while (stress): a whole loop on one pool thread, like a sweep.
+class StressWorker : public Napi::AsyncWorker {
+public:
+	StressWorker(Napi::Env env, const kf_harness *harness, std::string dir, long ms,
+		     std::vector<std::string> paths)
+		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
+		  harness_(harness), dir_(std::move(dir)), ms_(ms), paths_(std::move(paths)) {}
+
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+	void Execute() override
+	{
+		std::vector<const char *> paths;
+		for (const auto &p : paths_)
+			paths.push_back(p.c_str());
+		failed_ = kf_stress(harness_, dir_.c_str(), ms_, paths.data(), (int)paths.size(),
+				    &out_, &error_) < 0;
+	}
+
+	void OnOK() override
+	{
+		Napi::Env env = Env();
+		if (failed_) {
+			deferred_.Reject(ErrnoError(env, error_).Value());
+			return;
+		}
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("runs", Napi::Number::New(env, (double)out_.runs));
+		result.Set("failed", Napi::Number::New(env, (double)out_.failed));
+		result.Set("ns", Napi::Number::New(env, (double)out_.ns));
+		deferred_.Resolve(result);
+	}
+
+	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+private:
+	Napi::Promise::Deferred deferred_;
+	const kf_harness *harness_;
+	std::string dir_;
+	long ms_;
+	std::vector<std::string> paths_;
+	kf_stress_result out_{};
+	bool failed_ = false;
+	kf_error error_{};
+};
+
 Napi::Value Reject(Napi::Env env, Napi::Error error)
 {
 	auto deferred = Napi::Promise::Deferred::New(env);
@@ -117,11 +163,37 @@ Napi::Value Sweep(const Napi::CallbackInfo &info)
 	return promise;
 }
 
+// stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<StressResult>
+Napi::Value Stress(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() ||
+	    !info[3].IsArray())
+		return Reject(env, Napi::TypeError::New(env, "stress(name: string, dir: string, ms: number, probabilityPaths: string[])"));
+	std::string name = info[0].As<Napi::String>();
+	const kf_harness *h = kf_find_harness(name.c_str());
+	if (!h)
+		return Reject(env, Napi::Error::New(env, "unknown harness '" + name + "'"));
+	Napi::Array arr = info[3].As<Napi::Array>();
+	std::vector<std::string> paths;
+	for (uint32_t i = 0; i < arr.Length(); i++)
+		paths.push_back(arr.Get(i).As<Napi::String>());
+	kf_error e{};
+	if (!kf_in_guest(&e))
+		return Reject(env, ErrnoError(env, e));
+	auto *worker = new StressWorker(env, h, info[1].As<Napi::String>(),
+					info[2].As<Napi::Number>().Int64Value(), std::move(paths));
+	Napi::Promise promise = worker->Promise();
+	worker->Queue();
+	return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("harnesses", Napi::Function::New(env, Harnesses));
 	exports.Set("inGuest", Napi::Function::New(env, InGuest));
 	exports.Set("sweep", Napi::Function::New(env, Sweep));
+	exports.Set("stress", Napi::Function::New(env, Stress));
 	return exports;
 }
 

@@ -65,6 +65,20 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 	     struct kf_step *steps, size_t *count, int *complete, struct kf_log *log,
 	     struct kf_error *e);
 
+/* Global random injection: what a stress run did. */
+struct kf_stress_result {
+	long runs;
+	long failed;  /* runs whose harness returned an error */
+	long long ns;
+};
+
+/* Runs h in a loop for ms milliseconds while every file in probability_paths reads 100, then
+ * writes 0 to them. They are opened before injection starts: with every allocation failing,
+ * no open() of them could succeed, and injection could not be turned off again. */
+int kf_stress(const struct kf_harness *h, const char *dir, long ms,
+	      const char *const *probability_paths, int npaths, struct kf_stress_result *out,
+	      struct kf_error *e);
+
 #ifdef __cplusplus
 }
 #endif

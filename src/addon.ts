@@ -12,6 +12,11 @@ export function inGuest(): boolean {
   return loadBinding().inGuest();
 }
 
+/** Global random injection while a harness runs in a loop; see native/stress.c. */
+export function stress(name: string, dir: string, ms: number, probabilityPaths: string[]) {
+  return loadBinding().stress(name, dir, ms, probabilityPaths);
+}
+
 /** Sweeps one harness with fail-nth 1, 2, ... on one native thread. dir: a writable tmpfs dir. */
 export async function sweep(name: string, dir: string, maxSteps: number): Promise<Omit<SweepResult, 'kmemleakFilter'>> {
   const binding = loadBinding();

@@ -33,12 +33,21 @@ export interface NativeError extends Error {
   path?: string;
 }
 
+export interface NativeStress {
+  runs: number;
+  /** runs whose harness returned an error */
+  failed: number;
+  ns: number;
+}
+
 export interface NativeBinding {
   harnesses(): NativeHarness[];
   /** true only when /proc/cmdline carries the kfault guest marker */
   inGuest(): boolean;
   /** Sweeps one harness on a pool thread; rejects with KFAULT_NOT_GUEST outside a kfault guest. */
   sweep(name: string, dir: string, maxSteps: number): Promise<NativeSweep>;
+  /** Runs a harness in a loop for ms while each probability file reads 100 (global injection). */
+  stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<NativeStress>;
 }
 
 const require = createRequire(import.meta.url);

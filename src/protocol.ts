@@ -47,6 +47,19 @@ export const SweepResult = z.object({
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 
+/** Global random injection (failslab and fail_page_alloc at probability 100) for a while. */
+export const StressResult = z.strictObject({
+  harness: z.string(),
+  seconds: z.number(),
+  runs: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  kmemleakEnabledBefore: z.boolean(),
+  kmemleakEnabledAfter: z.boolean(),
+  /** kernel log lines from kmemleak during the run (e.g. "Kernel memory leak detector disabled") */
+  kmemleakLog: z.array(z.string()),
+});
+export type StressResult = z.infer<typeof StressResult>;
+
 export const SweepOptions = z.strictObject({
   maxSteps: z.number().int().min(1).max(1_000_000).default(1000),
   /** keep injected faults out of kmemleak's code with the stack filter (when kmemleak is on) */
@@ -66,6 +79,7 @@ export const Request = z.discriminatedUnion('type', [
     kmemleakText: TextRange.nullable(),
     kmemleakTextWhy: z.string(),
   }),
+  z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600) }),
   z.strictObject({ id, type: z.literal('harnesses') }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);
@@ -101,6 +115,7 @@ export type AgentMessage = z.infer<typeof AgentMessage>;
 /** The result schema for each request type, checked by the host on every reply. */
 export const ResultOf = {
   sweep: SweepResult,
+  stress: StressResult,
   harnesses: z.array(Harness),
   shutdown: z.null(),
 } as const;

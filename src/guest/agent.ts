@@ -5,7 +5,8 @@ import { createReadStream } from 'node:fs';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
-import { FAIL_NTH_SETTINGS, withFaultSettings } from './faults.js';
+import { FAIL_NTH_SETTINGS, GLOBAL_SETTINGS, withFaultSettings } from './faults.js';
+import { kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
@@ -23,6 +24,21 @@ async function handle(req: Request): Promise<unknown> {
   switch (req.type) {
     case 'harnesses':
       return addon.harnesses();
+    case 'stress': {
+      const before = kmemleakEnabled();
+      const log = openKmsg();
+      const paths = ['failslab', 'fail_page_alloc'].map((inj) => `/sys/kernel/debug/${inj}/probability`);
+      const r = await withFaultSettings(GLOBAL_SETTINGS, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths));
+      return {
+        harness: req.harness,
+        seconds: r.ns / 1e9,
+        runs: r.runs,
+        failed: r.failed,
+        kmemleakEnabledBefore: before,
+        kmemleakEnabledAfter: kmemleakEnabled(),
+        kmemleakLog: log().filter((l) => /kmemleak|memory leak detector|Memory pool empty/i.test(l)),
+      };
+    }
     case 'sweep': {
       const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
       const result = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, () => addon.sweep(req.harness, WORK_DIR, req.maxSteps));

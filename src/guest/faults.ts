@@ -22,6 +22,21 @@ export const FAIL_NTH_SETTINGS: Record<string, string> = {
   '/proc/sys/kernel/printk': '5 7 1 7',
 };
 
+/** Global mode: every failslab and fail_page_alloc call may fail, in any task or interrupt.
+ * probability stays 0 here: the native loop turns it to 100 through files it opened first. */
+export const GLOBAL_SETTINGS: Record<string, string> = Object.fromEntries(
+  ['failslab', 'fail_page_alloc'].flatMap((inj) => [
+    [`${inj}/probability`, '0'],
+    [`${inj}/interval`, '1'],
+    [`${inj}/times`, '-1'],
+    [`${inj}/space`, '0'],
+    [`${inj}/verbose`, '0'],
+    [`${inj}/task-filter`, 'N'],
+    [`${inj}/ignore-gfp-wait`, 'N'],
+  ]),
+);
+GLOBAL_SETTINGS['fail_page_alloc/min-order'] = '0';
+
 /** Relative paths are debugfs attributes. */
 function attr(path: string): string {
   return path.startsWith('/') ? path : `${DEBUGFS}/${path}`;

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
-import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type SweepResult } from '../protocol.js';
+import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type StressResult, type SweepResult } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
 import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
@@ -77,6 +77,11 @@ export class Guest implements AsyncDisposable {
       kmemleakText: o.kmemleakFilter ? text.range : null,
       kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
     });
+  }
+
+  /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */
+  stress(harness: string, seconds: number): Promise<StressResult> {
+    return this.call({ type: 'stress', harness, seconds }, (seconds + 120) * 1000);
   }
 
   /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */

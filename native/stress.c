@@ -1,0 +1,99 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kfault.h"
+
+#define MAX_PATHS 8
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Returns the index of a file the write failed on, or -1. (debugfs attributes do not seek.) */
+static int write_all(const int *fds, int n, const char *value)
+{
+	int bad = -1;
+
+	for (int i = 0; i < n; i++)
+		if (write(fds[i], value, strlen(value)) != (ssize_t)strlen(value))
+			bad = i;
+	return bad;
+}
+
+int kf_stress(const struct kf_harness *h, const char *dir, long ms,
+	      const char *const *probability_paths, int npaths, struct kf_stress_result *out,
+	      struct kf_error *e)
+{
+	int fds[MAX_PATHS];
+	struct kf_ctx ctx = { .dir = dir };
+	long long start, end;
+	int ret = 0, bad;
+
+	memset(out, 0, sizeof(*out));
+	if (!kf_in_guest(e))
+		return -1;
+	if (npaths > MAX_PATHS)
+		npaths = MAX_PATHS;
+	for (int i = 0; i < npaths; i++) {
+		fds[i] = open(probability_paths[i], O_RDWR | O_CLOEXEC);
+		if (fds[i] < 0) {
+			e->err = errno;
+			e->code = NULL;
+			e->syscall = "open";
+			snprintf(e->path, sizeof(e->path), "%s", probability_paths[i]);
+			e->message[0] = '\0';
+			while (i--)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	if (h->setup && (ret = h->setup(&ctx)) < 0) {
+		e->err = -ret;
+		e->code = NULL;
+		e->syscall = "setup";
+		snprintf(e->path, sizeof(e->path), "%s", h->name);
+		e->message[0] = '\0';
+		goto out;
+	}
+	start = now_ns();
+	end = start + ms * 1000000LL;
+	bad = write_all(fds, npaths, "100");
+	if (bad >= 0) {
+		e->err = errno;
+		e->code = NULL;
+		e->syscall = "write";
+		snprintf(e->path, sizeof(e->path), "%s", probability_paths[bad]);
+		e->message[0] = '\0';
+		ret = -1;
+		goto out;
+	}
+	while (now_ns() < end) {
+		ctx.fd[0] = ctx.fd[1] = ctx.fd[2] = -1;
+		ctx.id = -1;
+		if (h->run(&ctx) < 0)
+			out->failed++;
+		if (h->undo)
+			h->undo(&ctx);
+		for (int i = 0; i < 3; i++)
+			if (ctx.fd[i] >= 0)
+				close(ctx.fd[i]);
+		out->runs++;
+	}
+	write_all(fds, npaths, "0");
+	out->ns = now_ns() - start;
+	if (h->teardown)
+		h->teardown(&ctx);
+out:
+	write_all(fds, npaths, "0");
+	for (int i = 0; i < npaths; i++)
+		close(fds[i]);
+	return ret < 0 ? -1 : 0;
+}
