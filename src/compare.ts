@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { ConfigError, type Config } from './config.js';
 import type { SweepResult } from './protocol.js';
 import { counts } from './report.js';
+import type { Leak } from './kmsg/kmemleak-report.js';
+import { kernelProblems } from './kmsg/problems.js';
 
 export interface KernelSide {
   label: string;
@@ -25,16 +27,23 @@ export interface SideResult {
   label: string;
   kernel: string;
   results: SweepResult[];
+  /** kmemleak's leaks after all the sweeps (null: kmemleak was off or disabled itself) */
+  leaks: Leak[] | null;
+}
+
+/** Steps whose kernel log has an oops, BUG, WARNING, KASAN report or panic. */
+export function oopses(r: SweepResult): number {
+  return r.steps.filter((s) => kernelProblems(s.kmsg).length > 0).length;
 }
 
 export function compareTable(a: SideResult, b: SideResult): string {
-  const head = ['harness', 'points', 'failed', 'tolerated', 'absorbed', 'ms'];
+  const head = ['harness', 'points', 'failed', 'tolerated', 'absorbed', 'oopses', 'ms'];
   const rows: string[][] = [];
   const names = [...new Set([...a.results, ...b.results].map((r) => r.harness))];
   const cells = (r: SweepResult | undefined) => {
-    if (!r) return ['-', '-', '-', '-', '-'];
+    if (!r) return ['-', '-', '-', '-', '-', '-'];
     const c = counts(r);
-    return [c.points, c.failed, c.tolerated, c.absorbed, Math.round(r.ms)].map(String);
+    return [c.points, c.failed, c.tolerated, c.absorbed, oopses(r), Math.round(r.ms)].map(String);
   };
   for (const n of names) {
     rows.push([n, ...cells(a.results.find((r) => r.harness === n)), ...cells(b.results.find((r) => r.harness === n))]);
@@ -49,6 +58,13 @@ export function compareTable(a: SideResult, b: SideResult): string {
     `kmemleak filter: A ${a.results[0]?.kmemleakFilter.note ?? '-'}; B ${b.results[0]?.kmemleakFilter.note ?? '-'}`,
     fmt(header),
     ...rows.map(fmt),
-    'leaks and oopses: not checked by this version of kfault',
+    `leaks (kmemleak, after all sweeps): A ${leakText(a.leaks)}; B ${leakText(b.leaks)}`,
   ].join('\n');
+}
+
+function leakText(leaks: Leak[] | null): string {
+  if (leaks === null) return 'not checked: kmemleak is off or disabled itself';
+  if (!leaks.length) return '0';
+  const sites = [...new Set(leaks.map((l) => l.frames.find((f) => !/^(kmemleak_|__kmalloc|kmalloc|kmem_cache_alloc|slab_)/.test(f)) ?? '?'))];
+  return `${leaks.length} (${leaks.reduce((n, l) => n + l.size, 0)} bytes; allocated at ${sites.join(', ')})`;
 }

@@ -1,6 +1,7 @@
 // Every message between host and guest agent: JSON, one per line, validated on both sides.
 import { z } from 'zod';
 import { FaultSite } from './kmsg/fault-trace.js';
+import { Leak } from './kmsg/kmemleak-report.js';
 
 export const Harness = z.object({
   name: z.string(),
@@ -60,6 +61,12 @@ export const StressResult = z.strictObject({
 });
 export type StressResult = z.infer<typeof StressResult>;
 
+export const KmemleakState = z.strictObject({
+  enabled: z.boolean(),
+  leaks: z.array(Leak),
+});
+export type KmemleakState = z.infer<typeof KmemleakState>;
+
 export const SweepOptions = z.strictObject({
   maxSteps: z.number().int().min(1).max(1_000_000).default(1000),
   /** keep injected faults out of kmemleak's code with the stack filter (when kmemleak is on) */
@@ -80,6 +87,7 @@ export const Request = z.discriminatedUnion('type', [
     kmemleakTextWhy: z.string(),
   }),
   z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600) }),
+  z.strictObject({ id, type: z.literal('kmemleak'), action: z.enum(['clear', 'scan']) }),
   z.strictObject({ id, type: z.literal('harnesses') }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);
@@ -116,6 +124,7 @@ export type AgentMessage = z.infer<typeof AgentMessage>;
 export const ResultOf = {
   sweep: SweepResult,
   stress: StressResult,
+  kmemleak: KmemleakState,
   harnesses: z.array(Harness),
   shutdown: z.null(),
 } as const;

@@ -6,6 +6,7 @@ import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
 import { compareTable, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
+import type { Leak } from '../kmsg/kmemleak-report.js';
 import { sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
@@ -39,7 +40,7 @@ options:
 
 const err = (s: string) => process.stderr.write(s + '\n');
 
-async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void): Promise<{ kernel: string; accel: string; results: SweepResult[] }> {
+async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void, checkLeaks = false): Promise<{ kernel: string; accel: string; results: SweepResult[]; leaks: Leak[] | null }> {
   const kernel = await ensureKernel(config);
   const start = Date.now();
   const guest = await boot(config, {
@@ -48,17 +49,23 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
     onConsoleLine: flags.console ? (l) => err(`guest| ${l}`) : undefined,
   });
   const results: SweepResult[] = [];
+  let leaks: Leak[] | null = null;
   try {
+    if (checkLeaks) await guest.kmemleakClear();
     err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
     for (const name of names.length ? names : guest.catalogue.map((h) => h.name)) {
       const r = await guest.sweep(name);
       results.push(r);
       onResult(r);
     }
+    if (checkLeaks) {
+      const k = await guest.kmemleakCheck();
+      leaks = k.enabled ? k.leaks : null;
+    }
   } finally {
     await guest.close();
   }
-  return { kernel: guest.kernel, accel: guest.accel, results };
+  return { kernel: guest.kernel, accel: guest.accel, results, leaks };
 }
 
 async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
@@ -69,8 +76,8 @@ async function compare(config: Config, flags: Flags, names: string[]): Promise<n
   const sides = [];
   for (const side of [a, b]) {
     err(`kfault: sweeping on ${side.label}`);
-    const r = await sweepOn({ ...config, kernel: side.kernel, sweep }, flags, names, () => {});
-    sides.push({ label: side.label, kernel: r.kernel, results: r.results });
+    const r = await sweepOn({ ...config, kernel: side.kernel, sweep }, flags, names, () => {}, true);
+    sides.push({ label: side.label, kernel: r.kernel, results: r.results, leaks: r.leaks });
   }
   if (flags.json) console.log(JSON.stringify(sides, null, 2));
   else console.log(compareTable(sides[0]!, sides[1]!));

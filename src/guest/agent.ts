@@ -6,7 +6,7 @@ import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { FAIL_NTH_SETTINGS, GLOBAL_SETTINGS, withFaultSettings } from './faults.js';
-import { kmemleakEnabled, openKmsg } from './kmsg.js';
+import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
@@ -24,6 +24,8 @@ async function handle(req: Request): Promise<unknown> {
   switch (req.type) {
     case 'harnesses':
       return addon.harnesses();
+    case 'kmemleak':
+      return kmemleakCommand(req.action);
     case 'stress': {
       const before = kmemleakEnabled();
       const log = openKmsg();

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
-import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type StressResult, type SweepResult } from '../protocol.js';
+import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type KmemleakState, type StressResult, type SweepResult } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
 import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
@@ -82,6 +82,23 @@ export class Guest implements AsyncDisposable {
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */
   stress(harness: string, seconds: number): Promise<StressResult> {
     return this.call({ type: 'stress', harness, seconds }, (seconds + 120) * 1000);
+  }
+
+  /** Forgets the objects kmemleak would report now, so a later check sees only new leaks. */
+  kmemleakClear(): Promise<KmemleakState> {
+    return this.call({ type: 'kmemleak', action: 'clear' });
+  }
+
+  /**
+   * kmemleak's leaks since kmemleakClear(): waits until every object made so far is older than
+   * kmemleak's minimum age (5 s in 6.12), then scans twice (the first scan only records
+   * checksums) and reads the report. One such check per batch of sweeps, never per step.
+   */
+  async kmemleakCheck(): Promise<KmemleakState> {
+    await new Promise((r) => setTimeout(r, 5_500));
+    const first = await this.call({ type: 'kmemleak', action: 'scan' });
+    if (!first.enabled) return first;
+    return this.call({ type: 'kmemleak', action: 'scan' });
   }
 
   /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */

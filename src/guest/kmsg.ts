@@ -1,11 +1,24 @@
 // Small reads of kernel state in the guest.
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { parseKmemleakReport, type Leak } from '../kmsg/kmemleak-report.js';
+
+const KMEMLEAK = '/sys/kernel/debug/kmemleak';
 import { constants } from 'node:fs';
+
+/** clear: forget what is unreferenced now; scan: a scan, then the report. */
+export function kmemleakCommand(action: 'clear' | 'scan'): { enabled: boolean; leaks: Leak[] } {
+  try {
+    writeFileSync(KMEMLEAK, action);
+  } catch {
+    return { enabled: false, leaks: [] };
+  }
+  return { enabled: true, leaks: action === 'scan' ? parseKmemleakReport(readFileSync(KMEMLEAK, 'utf8')) : [] };
+}
 
 /** kmemleak answers EPERM to any command once it has disabled itself. */
 export function kmemleakEnabled(): boolean {
   try {
-    writeFileSync('/sys/kernel/debug/kmemleak', 'scan=off');
+    writeFileSync(KMEMLEAK, 'scan=off');
     return true;
   } catch {
     return false;

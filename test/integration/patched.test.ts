@@ -10,6 +10,7 @@ interface Side {
   label: string;
   kernel: string;
   results: SweepResult[];
+  leaks: unknown[] | null;
 }
 let stock: Side;
 let patched: Side;
@@ -27,6 +28,17 @@ describe('the patched kernel: kmemleak never takes an injected fault', () => {
     expect(patched.label).toMatch(/^patched \(.*kmemleak-no-fault-inject\)$/);
     for (const r of stock.results) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, kernelKeepsOut: false, applied: false });
     for (const r of patched.results) expect(r.kmemleakFilter).toMatchObject({ kmemleakOn: true, kernelKeepsOut: true, applied: false });
+  });
+
+  it('kmemleak was still on after the sweeps on both kernels, and checked for leaks', () => {
+    expect(Array.isArray(stock.leaks)).toBe(true);
+    expect(Array.isArray(patched.leaks)).toBe(true);
+  });
+
+  it('no step logged an oops or a warning', () => {
+    for (const r of [...stock.results, ...patched.results]) {
+      for (const s of r.steps) expect(s.kmsg, `${r.harness} nth=${s.nth}`).not.toMatch(/^(WARNING|BUG|Oops):/m);
+    }
   });
 
   it.each(['pipe2', 'socket-inet', 'open'])('%s: absorbed on stock, none on the patched kernel', (name) => {

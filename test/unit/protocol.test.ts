@@ -16,7 +16,7 @@ describe('protocol', () => {
   });
 
   it('rejects unknown request types and stray fields', () => {
-    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow("req: type: Invalid discriminator value. Expected 'sweep' | 'stress' | 'harnesses' | 'shutdown'");
+    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow("req: type: Invalid discriminator value. Expected 'sweep' | 'stress' | 'kmemleak' | 'harnesses' | 'shutdown'");
     expect(() => parseLine(Request, '{"id":1,"type":"harnesses","x":1}', 'req')).toThrow('req: (root): Unrecognized key: "x"');
   });
 
