@@ -138,11 +138,16 @@ async function configureAndBuild(src: string, out: string, fragments: Array<{ pa
   return objects;
 }
 
+/** Where the Debian source, with these patches applied, is unpacked in the cache. */
+export function sourceDir(pkg: string, version: string, patches: Patch[]): string {
+  const ph = createHash('sha256').update(JSON.stringify(patches.map((p) => p.text))).digest('hex').slice(0, 12);
+  return join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
+}
+
 function extractSource(pkg: string, version: string, patches: Patch[]): string {
   const tarball = `/usr/src/${pkg}.tar.xz`;
   if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${pkg}`);
-  const ph = createHash('sha256').update(JSON.stringify(patches.map((p) => p.text))).digest('hex').slice(0, 12);
-  const dir = join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
+  const dir = sourceDir(pkg, version, patches);
   if (existsSync(join(dir, 'Makefile'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });

@@ -90,3 +90,17 @@ describe('the patched kernel under global random injection', () => {
     }
   }, 300_000);
 });
+
+describe("the patch's form", () => {
+  it("passes the kernel's scripts/checkpatch.pl", async () => {
+    const { readSeries } = await import('../../src/kernel/patches.js');
+    const { DEFAULT_KMEMLEAK_PATCH, debianSourceVersion, sourceDir } = await import('../../src/kernel/build.js');
+    const patches = readSeries(DEFAULT_KMEMLEAK_PATCH);
+    expect(patches.length).toBe(1);
+    // the stock source the test suite's kernel build unpacked
+    const src = sourceDir('linux-source-6.12', debianSourceVersion('linux-source-6.12'), []);
+    const r = spawnSync('perl', [`${src}/scripts/checkpatch.pl`, '--no-tree', patches[0]!.path], { encoding: 'utf8' });
+    expect(r.stdout).toContain('total: 0 errors, 0 warnings');
+    expect(r.status).toBe(0);
+  });
+});
