@@ -41,6 +41,11 @@ options:
 const err = (s: string) => process.stderr.write(s + '\n');
 
 async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void, checkLeaks = false): Promise<{ kernel: string; accel: string; results: SweepResult[]; leaks: Leak[] | null }> {
+  const known = harnesses().map((h) => h.name);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) {
+    throw new ConfigError(unknown.map((n) => ({ path: 'harness', message: `unknown harness '${n}'; expected one of: ${known.join(', ')}` })));
+  }
   const kernel = await ensureKernel(config);
   const start = Date.now();
   const guest = await boot(config, {

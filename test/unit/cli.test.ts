@@ -43,3 +43,17 @@ describe('kfault CLI', () => {
     expect(r.stderr).toBe('kfault: kernel.tree: /usr is not a Linux source tree (no Makefile)\n');
   });
 });
+
+describe('kfault CLI, before anything boots', () => {
+  it('names an unknown harness and the catalogue, exit 2', () => {
+    const r = kfault('sweep', 'pipe3');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^invalid kfault configuration:\n {2}harness: unknown harness 'pipe3'; expected one of: open, pipe2, socket-inet, /);
+  });
+
+  it('names a bad compare kernel spec, exit 2', () => {
+    const r = kfault('compare', '--b', 'patched');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("invalid kfault configuration:\n  --b: expected stock, patches:DIR, tree:PATH or image:PATH, got 'patched'\n");
+  });
+});
