@@ -27,6 +27,8 @@ async function handle(req: Request): Promise<unknown> {
     case 'kmemleak':
       return kmemleakCommand(req.action);
     case 'stress': {
+      // Collect now: no GC may start while every allocation in the kernel fails (see init.sh).
+      (globalThis as { gc?: () => void }).gc?.();
       const before = kmemleakEnabled();
       const log = openKmsg();
       const paths = ['failslab', 'fail_page_alloc'].map((inj) => `/sys/kernel/debug/${inj}/probability`);

@@ -11,6 +11,8 @@ mount -t debugfs debugfs /sys/kernel/debug
 mkdir -p /run/kfault/work
 agent="${kfault_agent:-$(dirname "$(dirname "$(dirname "$0")")")/dist/guest/agent.js}"
 echo "kfault: init up, starting $agent"
-node "$agent"
+# --expose-gc and no memory reducer: during global injection (stress) the agent must not start
+# a garbage collection, whose munmap() would fail and abort V8.
+node --expose-gc --no-memory-reducer "$agent"
 echo "kfault: agent exited with status $?"
 echo b > /proc/sysrq-trigger
