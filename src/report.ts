@@ -1,4 +1,5 @@
 // Sweep results as text: a table per harness and a summary line.
+import { kernelProblems } from './kmsg/problems.js';
 import type { Step, SweepResult } from './protocol.js';
 
 /**
@@ -49,8 +50,9 @@ export function summaryLine(r: SweepResult): string {
 }
 
 function site(s: Step): string {
-  if (!s.fault) return s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '';
-  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '');
+  const problems = kernelProblems(s.kmsg).map((p) => `  !! ${p}`).join('');
+  if (!s.fault) return (s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '') + problems;
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '') + problems;
 }
 
 export function sweepTable(r: SweepResult): string {

@@ -7,6 +7,7 @@ import { compareTable, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import type { Leak } from '../kmsg/kmemleak-report.js';
+import { readResultsFile } from '../results-file.js';
 import { sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
@@ -17,6 +18,7 @@ commands:
   kernel build          build (or find in the cache) the kernel the config asks for
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue)
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
+  report FILE           print the tables of a saved "kfault sweep --json" again (no guest)
   harnesses             list the built-in harnesses
   doctor                say what the host lacks and how to install it
 
@@ -132,10 +134,17 @@ export async function main(argv: string[]): Promise<number> {
         return await kernelBuild(configFrom(flags));
       case 'sweep':
         return await sweep(configFrom(flags), flags, rest);
+      case 'report': {
+        if (!rest[0]) throw new ConfigError([{ path: 'argv', message: 'expected: kfault report RESULTS.json (from kfault sweep --json)' }]);
+        const saved = readResultsFile(rest[0]);
+        for (const r of saved.results) console.log(sweepTable(r) + '\n');
+        console.log(`kernel ${saved.kernel} (${saved.accel})`);
+        return 0;
+      }
       case 'compare':
         return await compare(configFrom(flags), flags, rest);
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, harnesses, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, report, harnesses, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

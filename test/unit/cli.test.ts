@@ -28,7 +28,7 @@ describe('kfault CLI', () => {
   it('exits 2 on an unknown command', () => {
     const r = kfault('frobnicate');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, harnesses, doctor\n");
+    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, report, harnesses, doctor\n");
   });
 
   it('refuses a prebuilt image that is not a kernel', () => {
@@ -55,5 +55,33 @@ describe('kfault CLI, before anything boots', () => {
     const r = kfault('compare', '--b', 'patched');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe("invalid kfault configuration:\n  --b: expected stock, patches:DIR, tree:PATH or image:PATH, got 'patched'\n");
+  });
+});
+
+describe('kfault report (offline, on results saved from a real stock 6.12.117 guest)', () => {
+  const saved = new URL('../fixtures/results/stock-6.12.117-pipe2-open.json', import.meta.url).pathname;
+
+  it('prints the same tables again', () => {
+    const r = kfault('report', saved);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 11)).toEqual([
+      'pipe2 — pipe2(O_CLOEXEC) (pipe2)',
+      '  nth  verdict  errno   call site',
+      '    1  failed   ENFILE  alloc_inode+0x35 <- new_inode_pseudo',
+      '    2  failed   ENFILE  alloc_pipe_info+0x66 <- create_pipe_files',
+      '    3  failed   ENFILE  alloc_pipe_info+0xf5 <- create_pipe_files',
+      '    4  failed   ENOMEM  __d_alloc+0x27 <- d_alloc_pseudo',
+      '    5  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_pseudo',
+      '    6  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_clone',
+      '    7  end      -',
+      "kmemleak filter: on: the stack filter rejects kmemleak's text 0xffffffff810ff27b-0xffffffff81100e6b for failslab and fail_page_alloc",
+      'pipe2: 6 failure points: 6 failed, 0 tolerated, 0 absorbed; ended at nth=7; 128 ms',
+    ]);
+  });
+
+  it('says what is wrong with a file that is not one', () => {
+    const r = kfault('report', new URL('../fixtures/kmemleak/report-two-leaks.txt', import.meta.url).pathname);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^kfault: .*report-two-leaks\.txt: not a kfault results file: Unexpected token/);
   });
 });

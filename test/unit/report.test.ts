@@ -50,6 +50,13 @@ describe('report', () => {
     );
   });
 
+  it('flags a step whose kernel log has a warning or an oops', () => {
+    const warned = { ...result, steps: [step(1, -12, 'ENOMEM', true, traced + '\nWARNING: CPU: 0 PID: 55 at fs/pipe.c:800 free_pipe_info+0x10/0x20\n')] };
+    expect(sweepTable(warned).split('\n')[2]).toBe(
+      '    1  failed   ENOMEM  alloc_pipe_info+0x66 <- create_pipe_files  !! WARNING: CPU: 0 PID: 55 at fs/pipe.c:800 free_pipe_info+0x10/0x20',
+    );
+  });
+
   it('says when a sweep stopped at its maximum', () => {
     expect(totalsLine([{ ...result, complete: false }], 1500)).toBe(
       '1 harnesses swept: 3 failure points: 1 failed, 1 tolerated, 1 absorbed; 1 stopped at max-steps; 1.5 s',
