@@ -62,7 +62,7 @@ export function compareTable(a: SideResult, b: SideResult): string {
   ].join('\n');
 }
 
-function leakText(leaks: Leak[] | null): string {
+export function leakText(leaks: Leak[] | null): string {
   if (leaks === null) return 'not checked: kmemleak is off or disabled itself';
   if (!leaks.length) return '0';
   const sites = [...new Set(leaks.map((l) => l.frames.find((f) => !/^(kmemleak_|__kmalloc|kmalloc|kmem_cache_alloc|slab_)/.test(f)) ?? '?'))];

@@ -16,6 +16,7 @@ export const options = {
   'kmemleak-filter': { type: 'string' },
   'log-dir': { type: 'string' },
   json: { type: 'boolean' },
+  leaks: { type: 'boolean' },
   a: { type: 'string' },
   b: { type: 'string' },
   'print-qemu': { type: 'boolean' },

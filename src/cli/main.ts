@@ -3,7 +3,7 @@ import { ConfigError, type Config } from '../config.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
-import { compareTable, parseKernelSpec } from '../compare.js';
+import { compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import type { Leak } from '../kmsg/kmemleak-report.js';
@@ -35,6 +35,7 @@ options:
                         keep injected faults out of kmemleak's own code (default on)
   --a SPEC, --b SPEC    compare's kernels: stock | patches:DIR | tree:PATH | image:PATH
                         (default: stock against kernel/patches/kmemleak-no-fault-inject)
+  --leaks               sweep: one kmemleak check after all the sweeps (clear, wait, scan twice)
   --json                print results as JSON
   --print-qemu          print the exact QEMU command line
   --console             echo the guest's console
@@ -99,11 +100,20 @@ async function kernelBuild(config: Config): Promise<number> {
 
 async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
   const start = Date.now();
-  const r = await sweepOn(config, flags, names, (one) => {
-    if (!flags.json) console.log(sweepTable(one) + '\n');
-  });
+  const r = await sweepOn(
+    config,
+    flags,
+    names,
+    (one) => {
+      if (!flags.json) console.log(sweepTable(one) + '\n');
+    },
+    flags.leaks,
+  );
   if (flags.json) console.log(JSON.stringify(r, null, 2));
-  else console.log(totalsLine(r.results, Date.now() - start));
+  else {
+    console.log(totalsLine(r.results, Date.now() - start));
+    if (flags.leaks) console.log(`kmemleak after all sweeps: ${leakText(r.leaks)}`);
+  }
   return 0;
 }
 

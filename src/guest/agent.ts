@@ -1,7 +1,6 @@
 // The guest agent: runs as a child of the guest's init, serves the host over virtio-serial.
-import { openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createReadStream } from 'node:fs';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
@@ -32,7 +31,10 @@ async function handle(req: Request): Promise<unknown> {
       const before = kmemleakEnabled();
       const log = openKmsg();
       const paths = ['failslab', 'fail_page_alloc'].map((inj) => `/sys/kernel/debug/${inj}/probability`);
-      const r = await withFaultSettings(GLOBAL_SETTINGS, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths));
+      const r = await withFaultSettings(GLOBAL_SETTINGS, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths)).catch((e) => {
+        log();
+        throw e;
+      });
       return {
         harness: req.harness,
         seconds: r.ns / 1e9,

@@ -25,7 +25,8 @@ export function kmemleakEnabled(): boolean {
   }
 }
 
-/** Starts reading /dev/kmsg from now; the returned function gives the message texts since. */
+/** Starts reading /dev/kmsg from now; the returned function gives the message texts since
+ * (and closes it: call it once). */
 export function openKmsg(): () => string[] {
   const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
   // skip what was logged before

@@ -1,0 +1,30 @@
+// `kfault sweep` as a user runs it: the real CLI, the real kernel, a real guest.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ResultsFile } from '../../src/results-file.js';
+
+const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+const kfault = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
+
+describe('kfault sweep on the real guest', () => {
+  it('prints the table, the exact QEMU command, and a kmemleak check', () => {
+    const r = kfault('sweep', 'pipe2', 'eventfd', '--print-qemu', '--leaks');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^qemu-system-x86_64 -accel (kvm|tcg) .*-append '.*kfault\.guest=1.*'/m);
+    expect(r.stderr).toMatch(/^kfault: guest up \(6\.12\.\d+, (kvm|tcg)\)/m);
+    expect(r.stdout).toContain('pipe2 — pipe2(O_CLOEXEC) (pipe2)\n  nth  verdict  errno   call site\n    1  failed   ENFILE  alloc_inode+');
+    expect(r.stdout).toMatch(/^pipe2: \d+ failure points: \d+ failed, \d+ tolerated, 0 absorbed; ended at nth=\d+; \d+ ms$/m);
+    expect(r.stdout).toMatch(/^eventfd: \d+ failure points/m);
+    expect(r.stdout).toMatch(/^2 harnesses swept: /m);
+    expect(r.stdout).toMatch(/^kmemleak after all sweeps: \d+/m);
+  }, 300_000);
+
+  it('--json writes what kfault report reads back', () => {
+    const r = kfault('sweep', 'memfd', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const saved = ResultsFile.parse(JSON.parse(r.stdout));
+    expect(saved.kernel).toMatch(/^6\.12\./);
+    expect(saved.results.map((x) => x.harness)).toEqual(['memfd']);
+    expect(saved.leaks).toBeNull();
+  }, 300_000);
+});
