@@ -32,6 +32,12 @@ describe.runIf(!loadBinding().inGuest())('addon on the host', () => {
     expect(failNthOfAllThreads().every((v) => v === '0')).toBe(true);
   });
 
+  it('refuses global injection (stress) too, before opening anything', async () => {
+    const probe = '/nonexistent/failslab/probability';
+    const err = await loadBinding().stress('pipe2', '/nonexistent', 10, [probe]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'KFAULT_NOT_GUEST', syscall: 'arm', path: '/proc/cmdline' });
+  });
+
   it('lists a catalogue of at least 12 harnesses', () => {
     const names = loadBinding().harnesses().map((h) => h.name);
     expect(names.length).toBeGreaterThanOrEqual(12);
