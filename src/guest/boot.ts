@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
-import type { Kernel } from '../kernel/build.js';
+import { ensureKernel, type Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
 import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
@@ -16,7 +16,8 @@ import { qemuArgs, shellQuote, type Accel } from './qemu.js';
 export const QEMU = 'qemu-system-x86_64';
 
 export interface BootOptions {
-  kernel: Kernel;
+  /** the kernel to boot; default: the one the config asks for, built or taken from the cache */
+  kernel?: Kernel;
   /** called with the exact QEMU command line before it runs */
   onQemuCommand?: (command: string) => void;
   onConsoleLine?: (line: string) => void;
@@ -67,7 +68,7 @@ interface Started {
   ready: Ready;
 }
 
-async function startOnce(config: Config, o: BootOptions, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Started> {
+async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Started> {
   const socketPath = join(sockDir, `agent-${accel}.sock`);
   const channel = await AgentChannel.listen(socketPath);
   const args = qemuArgs({
@@ -118,7 +119,8 @@ async function startOnce(config: Config, o: BootOptions, accel: Accel, log: Cons
   return { child, channel, ready: ready as Ready };
 }
 
-export async function boot(config: Config, o: BootOptions): Promise<Guest> {
+export async function boot(config: Config, options: BootOptions = {}): Promise<Guest> {
+  const o = { ...options, kernel: options.kernel ?? (await ensureKernel(config)) };
   if (!existsSync(o.kernel.image)) throw new Error(`kernel image not found: ${o.kernel.image}`);
   installExitHook();
   const version = qemuVersion();
