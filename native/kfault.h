@@ -55,6 +55,9 @@ struct kf_error {
 	char message[256];
 };
 
+/* Fills *e for a failed call (no message of its own). */
+void kf_set_error(struct kf_error *e, int err, const char *syscall, const char *path);
+
 /* True only inside a guest booted by kfault: its kernel command line carries kfault.guest=1. */
 int kf_in_guest(struct kf_error *e);
 

@@ -45,33 +45,21 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	for (int i = 0; i < npaths; i++) {
 		fds[i] = open(probability_paths[i], O_RDWR | O_CLOEXEC);
 		if (fds[i] < 0) {
-			e->err = errno;
-			e->code = NULL;
-			e->syscall = "open";
-			snprintf(e->path, sizeof(e->path), "%s", probability_paths[i]);
-			e->message[0] = '\0';
+			kf_set_error(e, errno, "open", probability_paths[i]);
 			while (i--)
 				close(fds[i]);
 			return -1;
 		}
 	}
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
-		e->err = -ret;
-		e->code = NULL;
-		e->syscall = "setup";
-		snprintf(e->path, sizeof(e->path), "%s", h->name);
-		e->message[0] = '\0';
+		kf_set_error(e, -ret, "setup", h->name);
 		goto out;
 	}
 	start = now_ns();
 	end = start + ms * 1000000LL;
 	bad = write_all(fds, npaths, "100");
 	if (bad >= 0) {
-		e->err = errno;
-		e->code = NULL;
-		e->syscall = "write";
-		snprintf(e->path, sizeof(e->path), "%s", probability_paths[bad]);
-		e->message[0] = '\0';
+		kf_set_error(e, errno, "write", probability_paths[bad]);
 		ret = -1;
 		goto out;
 	}

@@ -10,7 +10,7 @@
 
 #define FAIL_NTH "/proc/thread-self/fail-nth"
 
-static void set_error(struct kf_error *e, int err, const char *syscall, const char *path)
+void kf_set_error(struct kf_error *e, int err, const char *syscall, const char *path)
 {
 	e->err = err;
 	e->code = NULL;
@@ -124,7 +124,7 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		return -1;
 	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		set_error(e, errno, "open", FAIL_NTH);
+		kf_set_error(e, errno, "open", FAIL_NTH);
 		return -1;
 	}
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -132,7 +132,7 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		lseek(kmsg, 0, SEEK_END);
 	reset_ctx(&ctx, dir);
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
-		set_error(e, -ret, "setup", h->name);
+		kf_set_error(e, -ret, "setup", h->name);
 		goto out;
 	}
 	/* An unarmed run first: the harness must work without faults, and it warms up every
@@ -141,7 +141,7 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 	ret = h->run(&ctx);
 	release(h, &ctx);
 	if (ret < 0) {
-		set_error(e, -ret, h->syscall, h->name);
+		kf_set_error(e, -ret, h->syscall, h->name);
 		snprintf(e->message, sizeof(e->message),
 			 "harness %s fails with no fault injected: %s", h->name, strerror(-ret));
 		ret = -1;
@@ -156,7 +156,7 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 
 		reset_ctx(&ctx, dir);
 		if (write_nth(fd, (unsigned int)nth) < 0) {
-			set_error(e, errno, "write", FAIL_NTH);
+			kf_set_error(e, errno, "write", FAIL_NTH);
 			ret = -1;
 			goto teardown;
 		}
@@ -175,7 +175,7 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		s->injected = left == 0;
 		*count = (size_t)nth;
 		if (left == -1) {
-			set_error(e, errno, "read", FAIL_NTH);
+			kf_set_error(e, errno, "read", FAIL_NTH);
 			ret = -1;
 			goto teardown;
 		}
