@@ -140,6 +140,14 @@ git -C "$repo" cat-file -e HEAD:docker/Dockerfile 2>/dev/null || die "HEAD ($hea
 if [ -n "$(git -C "$repo" status --porcelain)" ]; then say "note: the working tree has uncommitted changes; they are not in the image (built from HEAD $head)"; fi
 mkdir "$tmp/context"
 git -C "$repo" archive --format=tar HEAD | tar -x -C "$tmp/context"
+# Where a TLS-intercepting proxy stands between this machine and the npm registry, the host trusts
+# its CA through a locally added certificate; the build's npm stage needs the same (it is not kept
+# in the image: see docker/ca-certificates/README.md).
+cas=$(find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null | wc -l)
+if [ "$cas" -gt 0 ]; then
+  find /usr/local/share/ca-certificates -name '*.crt' -type f -exec cp {} "$tmp/context/docker/ca-certificates/" \;
+  say "the npm build stage trusts this host's $cas locally added CA certificate(s) (/usr/local/share/ca-certificates)"
+fi
 say "building $image from HEAD $head (docker build --network=host -f docker/Dockerfile)"
 t=$(now)
 docker build --network=host -f "$tmp/context/docker/Dockerfile" -t "$image" "$tmp/context" || die "docker build failed"
