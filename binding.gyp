@@ -7,14 +7,17 @@
         "native/errors.cc",
         "native/guest.c",
         "native/harnesses.c",
+        "native/modules.c",
         "native/stress.c",
-        "native/sweep.c"
+        "native/sweep.c",
+        "native/user.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-O2"],
       "cflags_c": ["-std=gnu11"],
-      "cflags_cc": ["-std=c++17", "-fno-exceptions"]
+      "cflags_cc": ["-std=c++17", "-fno-exceptions"],
+      "libraries": ["-ldl", "-lpthread"]
     }
   ]
 }

@@ -31,20 +31,68 @@ Napi::Value InGuest(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(info.Env(), kf_in_guest(&e) != 0);
 }
 
-// Runs the whole sweep on one libuv pool thread: fail-nth is armed, the harness runs and the
-// countdown is read back on that same thread, as /proc/thread-self/fail-nth requires.
-class SweepWorker : public Napi::AsyncWorker {
+// A step as it travels from the sweep thread to JavaScript.
+struct StepEvent {
+	kf_step step;
+	std::string kmsg;
+};
+
+// Runs a sweep from a libuv pool thread (kf_sweep gives it a thread of its own, where fail-nth
+// is armed, the harness runs and the countdown is read back, as /proc/thread-self/fail-nth
+// requires). Each step reaches onStep as soon as it is done, so a crash loses none.
+class SweepWorker : public Napi::AsyncProgressQueueWorker<StepEvent> {
 public:
-	SweepWorker(Napi::Env env, const kf_harness *harness, std::string dir, int max_steps)
-		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-		  harness_(harness), dir_(std::move(dir)), steps_(max_steps) {}
+	SweepWorker(Napi::Env env, Napi::Function on_step, std::string dir, kf_sweep_opts opts,
+		    std::vector<int> skip)
+		: Napi::AsyncProgressQueueWorker<StepEvent>(env),
+		  deferred_(Napi::Promise::Deferred::New(env)), on_step_(Napi::Persistent(on_step)),
+		  dir_(std::move(dir)), opts_(opts), skip_(std::move(skip)) {}
+
+	~SweepWorker() override { kf_user_close(&user_); }
 
 	Napi::Promise Promise() { return deferred_.Promise(); }
 
-	void Execute() override
+	// The harness: a built-in by name, or a user's shared object.
+	bool Use(Napi::Env env, const std::string &name, const std::string &library, const std::string &arg)
 	{
-		failed_ = kf_sweep(harness_, dir_.c_str(), (int)steps_.size(), steps_.data(),
-				   &count_, &complete_, &log_, &error_) < 0;
+		if (library.empty()) {
+			harness_ = kf_find_harness(name.c_str());
+			if (!harness_)
+				deferred_.Reject(Napi::Error::New(env, "unknown harness '" + name + "'").Value());
+			return harness_ != nullptr;
+		}
+		kf_error e{};
+		if (kf_user_open(library.c_str(), arg.c_str(), &user_, &user_harness_, &e) < 0) {
+			deferred_.Reject(ErrnoError(env, e).Value());
+			return false;
+		}
+		harness_ = &user_harness_;
+		return true;
+	}
+
+	void Execute(const ExecutionProgress &progress) override
+	{
+		opts_.skip = skip_.data();
+		opts_.nskip = skip_.size();
+		progress_ = &progress;
+		failed_ = kf_sweep(harness_, dir_.c_str(), &opts_, OnStep, this, &complete_, &error_) < 0;
+	}
+
+	void OnProgress(const StepEvent *events, size_t count) override
+	{
+		Napi::Env env = Env();
+		Napi::HandleScope scope(env);
+		for (size_t i = 0; i < count; i++) {
+			const kf_step &s = events[i].step;
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("nth", s.nth);
+			o.Set("ret", s.ret);
+			o.Set("injected", Napi::Boolean::New(env, s.injected));
+			o.Set("tid", s.tid);
+			o.Set("ns", Napi::Number::New(env, (double)s.ns));
+			o.Set("kmsg", Napi::String::New(env, events[i].kmsg));
+			on_step_.Call({ o });
+		}
 	}
 
 	void OnOK() override
@@ -54,38 +102,34 @@ public:
 			deferred_.Reject(ErrnoError(env, error_).Value());
 			return;
 		}
-		Napi::Array steps = Napi::Array::New(env, count_);
-		for (size_t i = 0; i < count_; i++) {
-			const kf_step &s = steps_[i];
-			Napi::Object o = Napi::Object::New(env);
-			o.Set("nth", s.nth);
-			o.Set("ret", s.ret);
-			o.Set("injected", Napi::Boolean::New(env, s.injected));
-			o.Set("ns", Napi::Number::New(env, (double)s.ns));
-			o.Set("kmsg", Napi::String::New(env, log_.buf ? log_.buf + s.log_off : "", s.log_len));
-			steps.Set(i, o);
-		}
 		Napi::Object result = Napi::Object::New(env);
-		result.Set("harness", harness_->name);
-		result.Set("steps", steps);
 		result.Set("complete", Napi::Boolean::New(env, complete_ != 0));
 		deferred_.Resolve(result);
 	}
 
 	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
-	~SweepWorker() override { free(log_.buf); }
-
 private:
+	static void OnStep(void *opaque, const kf_step *s)
+	{
+		auto *self = static_cast<SweepWorker *>(opaque);
+		StepEvent ev{ *s, std::string(s->kmsg, s->kmsg_len) };
+		ev.step.kmsg = nullptr;
+		self->progress_->Send(&ev, 1);
+	}
+
 	Napi::Promise::Deferred deferred_;
-	const kf_harness *harness_;
+	Napi::FunctionReference on_step_;
 	std::string dir_;
-	std::vector<kf_step> steps_;
-	size_t count_ = 0;
+	kf_sweep_opts opts_;
+	std::vector<int> skip_;
+	const kf_harness *harness_ = nullptr;
+	kf_user user_{};
+	kf_harness user_harness_{};
+	const ExecutionProgress *progress_ = nullptr;
 	int complete_ = 0;
 	bool failed_ = false;
 	kf_error error_{};
-	kf_log log_{};
 };
 
 // Global random injection for a while (stress): a whole loop on one pool thread, like a sweep.
@@ -141,26 +185,64 @@ Napi::Value Reject(Napi::Env env, Napi::Error error)
 	return deferred.Promise();
 }
 
-// sweep(name: string, dir: string, maxSteps: number): Promise<SweepResult>
+std::string StringProp(Napi::Object o, const char *key)
+{
+	Napi::Value v = o.Get(key);
+	return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+// sweep(target: {harness} | {library, arg}, dir, {first, last, skip}, onStep): Promise<{complete}>
 Napi::Value Sweep(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber())
-		return Reject(env, Napi::TypeError::New(env, "sweep(name: string, dir: string, maxSteps: number)"));
-	std::string name = info[0].As<Napi::String>();
-	const kf_harness *h = kf_find_harness(name.c_str());
-	if (!h)
-		return Reject(env, Napi::Error::New(env, "unknown harness '" + name + "'"));
-	int max_steps = info[2].As<Napi::Number>().Int32Value();
-	if (max_steps < 1 || max_steps > 1000000)
-		return Reject(env, Napi::RangeError::New(env, "maxSteps must be 1..1000000"));
+	const char *usage = "sweep(target: {harness} | {library, arg}, dir: string, "
+			    "steps: {first, last, skip}, onStep: (step) => void)";
+	if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsString() || !info[2].IsObject() ||
+	    !info[3].IsFunction())
+		return Reject(env, Napi::TypeError::New(env, usage));
+	Napi::Object target = info[0].As<Napi::Object>(), steps = info[2].As<Napi::Object>();
+	kf_sweep_opts opts{};
+	opts.first = steps.Get("first").ToNumber().Int32Value();
+	opts.last = steps.Get("last").ToNumber().Int32Value();
+	if (opts.first < 1 || opts.last < opts.first || opts.last > 1000000)
+		return Reject(env, Napi::RangeError::New(env, "steps: expected 1 <= first <= last <= 1000000"));
+	std::vector<int> skip;
+	if (steps.Get("skip").IsArray()) {
+		Napi::Array arr = steps.Get("skip").As<Napi::Array>();
+		for (uint32_t i = 0; i < arr.Length(); i++)
+			skip.push_back(arr.Get(i).ToNumber().Int32Value());
+	}
 	kf_error e{};
 	if (!kf_in_guest(&e))
 		return Reject(env, ErrnoError(env, e));
-	auto *worker = new SweepWorker(env, h, info[1].As<Napi::String>(), max_steps);
+	auto *worker = new SweepWorker(env, info[3].As<Napi::Function>(), info[1].As<Napi::String>(),
+				       opts, std::move(skip));
 	Napi::Promise promise = worker->Promise();
+	if (!worker->Use(env, StringProp(target, "harness"), StringProp(target, "library"),
+			 StringProp(target, "arg"))) {
+		delete worker;
+		return promise;
+	}
 	worker->Queue();
 	return promise;
+}
+
+// loadModule(path: string, params: string): "loaded" | "already loaded"; throws like fs errors
+Napi::Value LoadModule(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+		Napi::TypeError::New(env, "loadModule(path: string, params: string)").ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	kf_error e{};
+	int r = kf_load_module(info[0].As<Napi::String>().Utf8Value().c_str(),
+			       info[1].As<Napi::String>().Utf8Value().c_str(), &e);
+	if (r < 0) {
+		ErrnoError(env, e).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	return Napi::String::New(env, r == 1 ? "already loaded" : "loaded");
 }
 
 // stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<StressResult>
@@ -194,6 +276,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("inGuest", Napi::Function::New(env, InGuest));
 	exports.Set("sweep", Napi::Function::New(env, Sweep));
 	exports.Set("stress", Napi::Function::New(env, Stress));
+	exports.Set("loadModule", Napi::Function::New(env, LoadModule));
 	return exports;
 }
 

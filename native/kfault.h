@@ -9,9 +9,12 @@
 extern "C" {
 #endif
 
+struct kf_user;
+
 /* Per-run state of a harness. The sweep loop resets it before every run. */
 struct kf_ctx {
 	const char *dir;   /* a writable tmpfs directory in the guest */
+	const struct kf_user *user; /* a user's harness (dlopen'ed), NULL for built-ins */
 	int fd[3];         /* -1 when unused; closed by the loop after each run */
 	long id;           /* an IPC id, key serial or mount flag; -1 when unused */
 	char path[256];
@@ -25,26 +28,44 @@ struct kf_harness {
 	int (*run)(struct kf_ctx *);     /* armed: returns 0, or -errno of the call that failed */
 	void (*undo)(struct kf_ctx *);   /* after disarm: frees what run made beyond ctx->fd; may be NULL */
 	void (*teardown)(struct kf_ctx *); /* once after the sweep, never armed; may be NULL */
+	const struct kf_user *user;  /* set for a user's harness */
 };
 
 extern const struct kf_harness kf_harnesses[];
 extern const size_t kf_harness_count;
 const struct kf_harness *kf_find_harness(const char *name);
 
+/* A user's harness: a shared object with kfault_run() and optional kfault_setup() and
+ * kfault_teardown(), each taking the argument string. */
+struct kf_user {
+	void *dl;
+	int (*setup)(const char *arg);
+	int (*run)(const char *arg);
+	void (*teardown)(const char *arg);
+	char arg[1024];
+};
+
 /* One step of a sweep: fail-nth was armed with nth before the run. */
 struct kf_step {
 	int nth;
 	int ret;       /* 0, or -errno as returned by the harness */
 	int injected;  /* fail-nth read back 0: the nth fault-injection point was reached and failed */
+	int tid;       /* the sweep's thread: kmemleak and oops reports name it, with comm "kf#<nth>" */
 	long long ns;  /* wall time of the run */
-	size_t log_off, log_len; /* the kernel log records of this step, in kf_log */
+	const char *kmsg; /* what the kernel logged during the step: message texts, one per line */
+	size_t kmsg_len;
 };
 
-/* Kernel log text of a sweep: every step's /dev/kmsg records, message text only, one per line. */
-struct kf_log {
-	char *buf;
-	size_t len, cap;
+/* Which steps a sweep runs: nth = first..last, except those in skip (e.g. a step that
+ * crashed an earlier guest). */
+struct kf_sweep_opts {
+	int first, last;
+	const int *skip;
+	size_t nskip;
 };
+
+/* Called on the sweep's thread after each step; s and its kmsg are valid only during the call. */
+typedef void (*kf_step_fn)(void *opaque, const struct kf_step *s);
 
 /* Why a sweep could not run. code overrides the errno name (e.g. "KFAULT_NOT_GUEST"). */
 struct kf_error {
@@ -61,12 +82,20 @@ void kf_set_error(struct kf_error *e, int err, const char *syscall, const char *
 /* True only inside a guest booted by kfault: its kernel command line carries kfault.guest=1. */
 int kf_in_guest(struct kf_error *e);
 
-/* Sweeps h with fail-nth = 1, 2, ... up to max_steps on the calling thread. Steps go to
- * steps[0..*count); what the kernel logged during each step goes to log (caller frees buf). *complete is 1 when the sweep ended at a step where nothing was injected.
- * Returns 0, or -1 with *e filled; faults are never left armed on return. */
-int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
-	     struct kf_step *steps, size_t *count, int *complete, struct kf_log *log,
-	     struct kf_error *e);
+/* Sweeps h with fail-nth = o->first .. o->last on a new thread of its own (so its pid names this
+ * sweep in kmemleak's and oops reports), calling on_step after each step. *complete is 1 when
+ * the sweep ended at a step where nothing was injected. Returns 0, or -1 with *e filled;
+ * faults are never left armed on return. */
+int kf_sweep(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
+	     kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e);
+
+/* Loads a user's harness from a shared object; fills *h to sweep it. */
+int kf_user_open(const char *path, const char *arg, struct kf_user *u, struct kf_harness *h,
+		 struct kf_error *e);
+void kf_user_close(struct kf_user *u);
+
+/* Loads a kernel module (finit_module). Returns 0, 1 when it was already loaded, or -1. */
+int kf_load_module(const char *path, const char *params, struct kf_error *e);
 
 /* Global random injection: what a stress run did. */
 struct kf_stress_result {

@@ -33,7 +33,7 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	      struct kf_error *e)
 {
 	int fds[MAX_PATHS];
-	struct kf_ctx ctx = { .dir = dir };
+	struct kf_ctx ctx = { .dir = dir, .user = h->user };
 	long long start, end;
 	int ret = 0, bad;
 

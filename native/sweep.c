@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "kfault.h"
@@ -27,9 +29,10 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void reset_ctx(struct kf_ctx *c, const char *dir)
+static void reset_ctx(struct kf_ctx *c, const struct kf_harness *h, const char *dir)
 {
 	c->dir = dir;
+	c->user = h->user;
 	c->fd[0] = c->fd[1] = c->fd[2] = -1;
 	c->id = -1;
 }
@@ -68,7 +71,13 @@ static long read_nth(int fd)
 	return strtol(buf, NULL, 10);
 }
 
-static int log_append(struct kf_log *log, const char *text, size_t len)
+/* Kernel log text of one step: /dev/kmsg message texts, one per line. */
+struct kmsg_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+static int log_append(struct kmsg_buf *log, const char *text, size_t len)
 {
 	if (log->len + len + 1 > log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 65536;
@@ -89,7 +98,7 @@ static int log_append(struct kf_log *log, const char *text, size_t len)
 }
 
 /* Reads the records logged since the last call: "prio,seq,usec,flags;text\n KEY=v\n" each. */
-static void drain_kmsg(int kmsg, struct kf_log *log)
+static void drain_kmsg(int kmsg, struct kmsg_buf *log)
 {
 	char rec[8192];
 
@@ -111,17 +120,43 @@ static void drain_kmsg(int kmsg, struct kf_log *log)
 	}
 }
 
-int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
-	     struct kf_step *steps, size_t *count, int *complete, struct kf_log *log,
-	     struct kf_error *e)
+static int skipped(const struct kf_sweep_opts *o, int nth)
 {
-	struct kf_ctx ctx;
-	int fd, kmsg, ret = -1;
+	for (size_t i = 0; i < o->nskip; i++)
+		if (o->skip[i] == nth)
+			return 1;
+	return 0;
+}
 
-	*count = 0;
+struct sweep_job {
+	const struct kf_harness *h;
+	const char *dir;
+	const struct kf_sweep_opts *o;
+	kf_step_fn on_step;
+	void *opaque;
+	int *complete;
+	struct kf_error *e;
+	int ret;
+};
+
+/* The comm of the sweep thread during step nth: kmemleak prints it with every object the step
+ * allocated, and an oops prints it in its "CPU: ... Comm:" line. */
+static void name_step(int nth)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "kf#%d", nth);
+	prctl(PR_SET_NAME, name);
+}
+
+static int sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
+		      kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
+{
+	struct kmsg_buf log = { 0 };
+	struct kf_ctx ctx;
+	int fd, kmsg, ret = -1, tid = (int)gettid();
+
 	*complete = 0;
-	if (!kf_in_guest(e))
-		return -1;
 	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		kf_set_error(e, errno, "open", FAIL_NTH);
@@ -130,14 +165,18 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kmsg >= 0)
 		lseek(kmsg, 0, SEEK_END);
-	reset_ctx(&ctx, dir);
+	prctl(PR_SET_NAME, "kf-setup");
+	reset_ctx(&ctx, h, dir);
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
 		kf_set_error(e, -ret, "setup", h->name);
+		snprintf(e->message, sizeof(e->message), "harness %s: setup failed: %s", h->name,
+			 strerror(-ret));
+		ret = -1;
 		goto out;
 	}
 	/* An unarmed run first: the harness must work without faults, and it warms up every
 	 * page and lazy kernel state the armed runs touch. */
-	reset_ctx(&ctx, dir);
+	reset_ctx(&ctx, h, dir);
 	ret = h->run(&ctx);
 	release(h, &ctx);
 	if (ret < 0) {
@@ -147,47 +186,52 @@ int kf_sweep(const struct kf_harness *h, const char *dir, int max_steps,
 		ret = -1;
 		goto teardown;
 	}
-	memset(steps, 0, sizeof(*steps) * (size_t)max_steps);
 
-	for (int nth = 1; nth <= max_steps; nth++) {
-		struct kf_step *s = &steps[nth - 1];
+	for (int nth = o->first; nth <= o->last; nth++) {
+		struct kf_step s = { .nth = nth, .tid = tid };
 		long left;
 		long long t0;
 
-		reset_ctx(&ctx, dir);
+		if (skipped(o, nth))
+			continue;
+		reset_ctx(&ctx, h, dir);
+		name_step(nth);
+		if (kmsg >= 0)
+			drain_kmsg(kmsg, &log); /* what others logged between steps is not this step's */
+		log.len = 0;
 		if (write_nth(fd, (unsigned int)nth) < 0) {
 			kf_set_error(e, errno, "write", FAIL_NTH);
 			ret = -1;
 			goto teardown;
 		}
 		t0 = now_ns();
-		s->ret = h->run(&ctx);
-		s->ns = now_ns() - t0;
+		s.ret = h->run(&ctx);
+		s.ns = now_ns() - t0;
 		left = read_nth(fd);
 		if (left != 0)
 			write_nth(fd, 0);
-		s->log_off = log->len;
-		if (kmsg >= 0)
-			drain_kmsg(kmsg, log);
-		s->log_len = log->len - s->log_off;
 		release(h, &ctx);
-		s->nth = nth;
-		s->injected = left == 0;
-		*count = (size_t)nth;
+		if (kmsg >= 0)
+			drain_kmsg(kmsg, &log);
 		if (left == -1) {
 			kf_set_error(e, errno, "read", FAIL_NTH);
 			ret = -1;
 			goto teardown;
 		}
-		if (!s->injected) {
+		s.injected = left == 0;
+		s.kmsg = log.buf ? log.buf : "";
+		s.kmsg_len = log.len;
+		on_step(opaque, &s);
+		if (!s.injected) {
 			*complete = 1;
 			break;
 		}
 	}
 	ret = 0;
 teardown:
+	prctl(PR_SET_NAME, "kf-teardown");
 	if (h->teardown) {
-		reset_ctx(&ctx, dir);
+		reset_ctx(&ctx, h, dir);
 		h->teardown(&ctx);
 	}
 out:
@@ -195,5 +239,33 @@ out:
 	close(fd);
 	if (kmsg >= 0)
 		close(kmsg);
+	free(log.buf);
 	return ret;
+}
+
+static void *sweep_thread(void *arg)
+{
+	struct sweep_job *j = arg;
+
+	j->ret = sweep_here(j->h, j->dir, j->o, j->on_step, j->opaque, j->complete, j->e);
+	return NULL;
+}
+
+int kf_sweep(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
+	     kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
+{
+	struct sweep_job job = { h, dir, o, on_step, opaque, complete, e, -1 };
+	pthread_t t;
+	int err;
+
+	*complete = 0;
+	if (!kf_in_guest(e))
+		return -1;
+	err = pthread_create(&t, NULL, sweep_thread, &job);
+	if (err) {
+		kf_set_error(e, err, "pthread_create", h->name);
+		return -1;
+	}
+	pthread_join(t, NULL);
+	return job.ret;
 }

@@ -1,8 +1,8 @@
 // Typed facade over the native binding: what the guest agent calls.
 import { errnoName } from './errno.js';
 import { parseFaultSites } from './kmsg/fault-trace.js';
-import { loadBinding } from './native.js';
-import type { Harness, SweepResult } from './protocol.js';
+import { loadBinding, type NativeSteps } from './native.js';
+import type { Harness, Step } from './protocol.js';
 
 export function harnesses(): Harness[] {
   return loadBinding().harnesses();
@@ -17,23 +17,29 @@ export function stress(name: string, dir: string, ms: number, probabilityPaths: 
   return loadBinding().stress(name, dir, ms, probabilityPaths);
 }
 
-/** Sweeps one harness with fail-nth 1, 2, ... on one native thread. dir: a writable tmpfs dir. */
-export async function sweep(name: string, dir: string, maxSteps: number): Promise<Omit<SweepResult, 'kmemleakFilter'>> {
+export interface SweepTarget {
+  /** the catalogue's name, or the label of a user's harness */
+  harness: string;
+  /** a user's harness: its shared object, as the guest sees it */
+  library: string | null;
+  arg: string;
+}
+
+/**
+ * Sweeps one harness with fail-nth = first, first+1, ... on a native thread of its own;
+ * onStep gets each step as soon as it is done. dir: a writable tmpfs dir.
+ */
+export async function sweep(target: SweepTarget, dir: string, steps: NativeSteps, onStep: (s: Step) => void): Promise<{ complete: boolean }> {
   const binding = loadBinding();
-  const harness = binding.harnesses().find((h) => h.name === name);
-  if (!harness) {
+  if (!target.library && !binding.harnesses().some((h) => h.name === target.harness)) {
     const known = binding.harnesses().map((h) => h.name).join(', ');
-    throw Object.assign(new Error(`unknown harness '${name}'; the catalogue has: ${known}`), { code: 'KFAULT_UNKNOWN_HARNESS' });
+    throw Object.assign(new Error(`unknown harness '${target.harness}'; the catalogue has: ${known}`), { code: 'KFAULT_UNKNOWN_HARNESS' });
   }
-  const start = performance.now();
-  const raw = await binding.sweep(name, dir, maxSteps);
-  return {
-    harness: harness.name,
-    syscall: harness.syscall,
-    summary: harness.summary,
-    maxSteps,
-    complete: raw.complete,
-    steps: raw.steps.map((s) => ({ ...s, errno: errnoName(s.ret), fault: s.injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null })),
-    ms: performance.now() - start,
-  };
+  const native = target.library ? { library: target.library, arg: target.arg } : { harness: target.harness };
+  return binding.sweep(native, dir, steps, (s) => onStep({ ...s, errno: errnoName(s.ret), fault: s.injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null }));
+}
+
+/** Loads a kernel module in the guest (finit_module). */
+export function loadModule(path: string, params: string): 'loaded' | 'already loaded' {
+  return loadBinding().loadModule(path, params);
 }

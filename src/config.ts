@@ -17,6 +17,8 @@ export const defaults = {
     memoryMiB: 1024,
     bootTimeoutMs: 120_000,
     requestTimeoutMs: 600_000,
+    /** a sweep that reports no step for this long has hung the guest: it is killed and booted again */
+    stepTimeoutMs: 60_000,
     kvmProbeMs: 15_000,
     cmdline: [] as string[],
   },
@@ -24,6 +26,15 @@ export const defaults = {
     maxSteps: 1000,
     /** keep injected faults out of kmemleak's own allocations (stack filter), when kmemleak is on */
     kmemleakFilter: true,
+  },
+  /** out-of-tree kernel modules the guest loads before sweeping: a kbuild directory (built
+   * against the kernel) or a .ko built for it; params as insmod takes them */
+  modules: [] as Array<{ path: string; params?: string }>,
+  kmemleak: {
+    /** after a batch of sweeps: scan, wait, scan, and tie every leak to its step */
+    check: true,
+    /** functions whose leaks are known and not reported (any frame of the backtrace) */
+    suppress: [] as string[],
   },
   logDir: '.kfault',
 };
@@ -42,6 +53,7 @@ const Machine = z.strictObject({
   memoryMiB: z.number().int().min(256).max(65536).default(defaults.machine.memoryMiB),
   bootTimeoutMs: z.number().int().min(1000).default(defaults.machine.bootTimeoutMs),
   requestTimeoutMs: z.number().int().min(1000).default(defaults.machine.requestTimeoutMs),
+  stepTimeoutMs: z.number().int().min(1000).default(defaults.machine.stepTimeoutMs),
   kvmProbeMs: z.number().int().min(1000).default(defaults.machine.kvmProbeMs),
   cmdline: z.array(z.string().regex(/^\S+$/, 'expected one kernel parameter without spaces')).default(defaults.machine.cmdline),
 });
@@ -51,10 +63,22 @@ const Sweep = z.strictObject({
   kmemleakFilter: z.boolean().default(defaults.sweep.kmemleakFilter),
 });
 
+const Module = z.strictObject({
+  path: z.string().min(1),
+  params: z.string().default(''),
+});
+
+const Kmemleak = z.strictObject({
+  check: z.boolean().default(defaults.kmemleak.check),
+  suppress: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'expected a function name, as kmemleak prints it in a backtrace')).default(defaults.kmemleak.suppress),
+});
+
 export const ConfigSchema = z.strictObject({
   kernel: Kernel.default({ ...defaults.kernel }),
   machine: Machine.default({ ...defaults.machine }),
   sweep: Sweep.default({ ...defaults.sweep }),
+  modules: z.array(z.union([z.string().min(1).transform((path) => ({ path, params: '' })), Module])).default([]),
+  kmemleak: Kmemleak.default({ ...defaults.kmemleak }),
   logDir: z.string().min(1).default(defaults.logDir),
 });
 

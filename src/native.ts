@@ -13,16 +13,26 @@ export interface NativeStep {
   ret: number;
   /** fail-nth read back 0: the nth injection point was reached and failed */
   injected: boolean;
+  /** the sweep's own thread (kf_sweep starts one per sweep) */
+  tid: number;
   ns: number;
   /** what the kernel logged during the step (/dev/kmsg message texts, one per line) */
   kmsg: string;
 }
 
 export interface NativeSweep {
-  harness: string;
-  steps: NativeStep[];
   /** the sweep ended at a step where nothing was injected */
   complete: boolean;
+}
+
+/** A built-in harness by name, or a user's shared object (kfault_run & co.) and its argument. */
+export type NativeTarget = { harness: string } | { library: string; arg: string };
+
+export interface NativeSteps {
+  first: number;
+  last: number;
+  /** nths not to run (steps that crashed an earlier guest) */
+  skip: number[];
 }
 
 /** Errors thrown by the binding, shaped like Node's fs errors. */
@@ -44,8 +54,11 @@ export interface NativeBinding {
   harnesses(): NativeHarness[];
   /** true only when /proc/cmdline carries the kfault guest marker */
   inGuest(): boolean;
-  /** Sweeps one harness on a pool thread; rejects with KFAULT_NOT_GUEST outside a kfault guest. */
-  sweep(name: string, dir: string, maxSteps: number): Promise<NativeSweep>;
+  /** Sweeps one harness on a thread of its own, onStep after each step; rejects with
+   * KFAULT_NOT_GUEST outside a kfault guest. */
+  sweep(target: NativeTarget, dir: string, steps: NativeSteps, onStep: (step: NativeStep) => void): Promise<NativeSweep>;
+  /** finit_module(2); throws like fs errors (code, errno, syscall, path) */
+  loadModule(path: string, params: string): 'loaded' | 'already loaded';
   /** Runs a harness in a loop for ms while each probability file reads 100 (global injection). */
   stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<NativeStress>;
 }

@@ -15,12 +15,28 @@ export const Step = z.object({
   ret: z.number().int().max(0),
   errno: z.string().nullable(),
   injected: z.boolean(),
+  /** the sweep's thread in the guest: kmemleak and oops reports name it (pid), comm "kf#<nth>" */
+  tid: z.number().int(),
   ns: z.number().nonnegative(),
   kmsg: z.string(),
   /** where the injected fault struck, from its stack trace; null when none was logged */
   fault: FaultSite.nullable(),
 });
 export type Step = z.infer<typeof Step>;
+
+/** A step that took the guest down (oops with oops=panic, panic) or never finished (hang). */
+export const Crash = z.strictObject({
+  nth: z.number().int().positive(),
+  kind: z.enum(['oops', 'panic', 'hang']),
+  /** e.g. "BUG: kernel NULL pointer dereference, address: 0000000000000000" */
+  headline: z.string(),
+  /** where it happened: the RIP line's function, e.g. "oopsy+0x2a/0x90 [kfault_test]" */
+  at: z.string().nullable(),
+  /** the console lines of the report */
+  log: z.array(z.string()),
+  consoleLog: z.string(),
+});
+export type Crash = z.infer<typeof Crash>;
 
 /** A stretch of kernel text: [address of anchor + start, address of anchor + end). */
 export const TextRange = z.strictObject({ anchor: z.string().min(1), start: z.number().int(), end: z.number().int() });
@@ -36,13 +52,24 @@ export const KmemleakFilter = z.strictObject({
 });
 export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 
+/** What the agent answers to a sweep request; the steps came as StepEvents before it. */
+export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter });
+export type SweepDone = z.infer<typeof SweepDone>;
+
 export const SweepResult = z.object({
   harness: z.string(),
+  /** a user's harness: the shared object and its argument */
+  library: z.string().nullable().default(null),
+  arg: z.string().nullable().default(null),
   syscall: z.string(),
   summary: z.string(),
   maxSteps: z.number().int().positive(),
   complete: z.boolean(),
   steps: z.array(Step),
+  /** kmemleak's leaks tied to this sweep: nth null for the harness's setup or teardown */
+  leaks: z.array(z.strictObject({ nth: z.number().int().positive().nullable(), leak: Leak })).default([]),
+  /** steps that crashed or hung the guest; the sweep went on in a fresh guest */
+  crashes: z.array(Crash).default([]),
   ms: z.number().nonnegative(),
   kmemleakFilter: KmemleakFilter,
 });
@@ -63,7 +90,11 @@ export type StressResult = z.infer<typeof StressResult>;
 
 export const KmemleakState = z.strictObject({
   enabled: z.boolean(),
+  /** why it is not: the errno of the command and what kmemleak logged */
+  why: z.string().nullable(),
   leaks: z.array(Leak),
+  /** the report as kmemleak printed it (action report) */
+  raw: z.string().default(''),
 });
 export type KmemleakState = z.infer<typeof KmemleakState>;
 
@@ -81,13 +112,20 @@ export const Request = z.discriminatedUnion('type', [
     id,
     type: z.literal('sweep'),
     harness: z.string().min(1),
+    /** a user's harness (shared object in the guest's view of the host root) and its argument */
+    library: z.string().min(1).nullable(),
+    arg: z.string(),
+    first: z.number().int().min(1),
     maxSteps: z.number().int().min(1).max(1_000_000),
+    skip: z.array(z.number().int().positive()),
     /** kmemleak's text to reject with the stack filter; null: do not filter (and say why) */
     kmemleakText: TextRange.nullable(),
     kmemleakTextWhy: z.string(),
   }),
   z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600) }),
-  z.strictObject({ id, type: z.literal('kmemleak'), action: z.enum(['clear', 'scan']) }),
+  /** start: stop the scan thread, clear; scan: one scan with task stacks off; report: read it */
+  z.strictObject({ id, type: z.literal('kmemleak'), action: z.enum(['start', 'clear', 'scan', 'report']) }),
+  z.strictObject({ id, type: z.literal('modules'), modules: z.array(z.strictObject({ path: z.string().min(1), params: z.string() })) }),
   z.strictObject({ id, type: z.literal('harnesses') }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);
@@ -117,14 +155,21 @@ export const Reply = z.discriminatedUnion('ok', [
 ]);
 export type Reply = z.infer<typeof Reply>;
 
-export const AgentMessage = z.union([Ready, Reply]);
+/** Sent while a sweep runs, one per step, so no finished step is lost if the guest dies. */
+export const StepEvent = z.strictObject({ type: z.literal('step'), id, step: Step });
+export type StepEvent = z.infer<typeof StepEvent>;
+
+export const ModuleLoaded = z.strictObject({ path: z.string(), status: z.enum(['loaded', 'already loaded']) });
+
+export const AgentMessage = z.union([Ready, Reply, StepEvent]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** The result schema for each request type, checked by the host on every reply. */
 export const ResultOf = {
-  sweep: SweepResult,
+  sweep: SweepDone,
   stress: StressResult,
   kmemleak: KmemleakState,
+  modules: z.array(ModuleLoaded),
   harnesses: z.array(Harness),
   shutdown: z.null(),
 } as const;

@@ -1,5 +1,7 @@
 // Sweep results as text: a table per harness and a summary line.
 import { kernelProblems } from './kmsg/problems.js';
+import { leakSummary } from './attribution.js';
+import type { Leak } from './kmsg/kmemleak-report.js';
 import type { Step, SweepResult } from './protocol.js';
 
 /**
@@ -43,28 +45,83 @@ export function callSites(r: SweepResult): string[] {
   return r.steps.filter((s) => s.fault && !s.fault.inKmemleak).map((s) => s.fault!.callSite ?? '?');
 }
 
+/** What went wrong at a failure point, besides its errno. */
+export interface Problem {
+  nth: number | null;
+  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang';
+  text: string;
+}
+
+function kindOf(headline: string): Problem['kind'] {
+  return headline.startsWith('WARNING') ? 'warning' : 'oops';
+}
+
+/** Every problem of a sweep, by step: crashes, what the kernel logged in a step, and leaks. */
+export function problems(r: SweepResult): Problem[] {
+  const out: Problem[] = [];
+  for (const c of r.crashes) out.push({ nth: c.nth, kind: c.kind, text: c.headline + (c.at ? ` at ${c.at}` : '') });
+  for (const s of r.steps) for (const h of kernelProblems(s.kmsg)) out.push({ nth: s.nth, kind: kindOf(h), text: h });
+  const byStep = new Map<number | null, Leak[]>();
+  for (const { nth, leak } of r.leaks) byStep.set(nth, [...(byStep.get(nth) ?? []), leak]);
+  for (const [nth, leaks] of byStep) out.push({ nth, kind: 'leak', text: leakSummary(leaks) });
+  return out.sort((a, b) => (a.nth ?? 0) - (b.nth ?? 0));
+}
+
+function problemCounts(r: SweepResult): string {
+  const p = problems(r);
+  if (!p.length) return '';
+  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang'] as const;
+  return '; problems: ' + kinds.flatMap((k) => {
+    const n = p.filter((x) => x.kind === k).length;
+    return n ? [`${n} ${k}${n === 1 ? '' : k === 'oops' ? '' : 's'}`] : [];
+  }).join(', ');
+}
+
 export function summaryLine(r: SweepResult): string {
   const c = counts(r);
-  const end = r.complete ? `ended at nth=${r.steps.length}` : `stopped at max-steps ${r.maxSteps} (more failure points remain)`;
-  return `${r.harness}: ${c.points} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed; ${end}; ${Math.round(r.ms)} ms`;
+  const end = r.complete ? `ended at nth=${Math.max(0, ...r.steps.map((s) => s.nth))}` : `stopped at max-steps ${r.maxSteps} (more failure points remain)`;
+  const crashed = r.crashes.length ? `; ${r.crashes.length} crashed the guest` : '';
+  return `${r.harness}: ${c.points + r.crashes.length} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed${crashed}${problemCounts(r)}; ${end}; ${Math.round(r.ms)} ms`;
 }
 
 function site(s: Step): string {
-  const problems = kernelProblems(s.kmsg).map((p) => `  !! ${p}`).join('');
-  if (!s.fault) return (s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '') + problems;
-  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '') + problems;
+  if (!s.fault) return s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '';
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '');
+}
+
+function outcome(p: Problem[]): string {
+  return p.length ? p.map((x) => `${x.kind}: ${x.text}`).join('; ') : 'ok';
+}
+
+/** "pipe2 nth=7  alloc_pipe_info+0x4f <- create_pipe_files  ENOMEM  leak: 1 object, ..." */
+export function problemLines(r: SweepResult): string[] {
+  return problems(r).map((p) => {
+    const s = r.steps.find((x) => x.nth === p.nth);
+    const c = r.crashes.find((x) => x.nth === p.nth);
+    const where = p.nth === null ? 'setup/teardown' : `nth=${p.nth}`;
+    const at = s ? site(s) || '-' : (c?.at ?? '-');
+    return `${r.harness} ${where}  ${at}  ${s?.errno ?? '-'}  ${p.kind}: ${p.text}`;
+  });
 }
 
 export function sweepTable(r: SweepResult): string {
-  const rows = [['nth', 'verdict', 'errno', 'call site']];
-  for (const s of r.steps) rows.push([String(s.nth), verdict(s, r), s.errno ?? '-', site(s)]);
+  const all = problems(r);
+  const rows = [['nth', 'verdict', 'errno', 'call site', 'result']];
+  const nths = [...new Set([...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)])].sort((a, b) => a - b);
+  for (const nth of nths) {
+    const s = r.steps.find((x) => x.nth === nth);
+    const here = all.filter((p) => p.nth === nth);
+    if (s) rows.push([String(nth), verdict(s, r), s.errno ?? '-', site(s), s.injected || here.length ? outcome(here) : '']);
+    else rows.push([String(nth), 'crashed', '-', r.crashes.find((c) => c.nth === nth)?.at ?? '-', outcome(here)]);
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => '  ' + row.map((cell, i) => (i === 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
-  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, `kmemleak filter: ${r.kmemleakFilter.note}`, summaryLine(r)].join('\n');
+  const outside = all.filter((p) => p.nth === null).map((p) => `  setup/teardown: ${p.kind}: ${p.text}`);
+  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, ...outside, `kmemleak filter: ${r.kmemleakFilter.note}`, summaryLine(r)].join('\n');
 }
-
 export function totalsLine(results: SweepResult[], ms: number): string {
   const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, tolerated: a.tolerated + c.tolerated, absorbed: a.absorbed + c.absorbed }));
   const incomplete = results.filter((r) => !r.complete).length;
-  return `${results.length} harnesses swept: ${sum.points} failure points: ${sum.failed} failed, ${sum.tolerated} tolerated, ${sum.absorbed} absorbed${incomplete ? `; ${incomplete} stopped at max-steps` : ''}; ${(ms / 1000).toFixed(1)} s`;
+  const found = results.flatMap(problems).length;
+  return `${results.length} harnesses swept: ${sum.points} failure points: ${sum.failed} failed, ${sum.tolerated} tolerated, ${sum.absorbed} absorbed${incomplete ? `; ${incomplete} stopped at max-steps` : ''}; ${found ? `${found} problems` : 'no problems'}; ${(ms / 1000).toFixed(1)} s`;
 }

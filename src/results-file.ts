@@ -8,7 +8,12 @@ export const ResultsFile = z.strictObject({
   kernel: z.string(),
   accel: z.string(),
   results: z.array(SweepResult),
-  leaks: z.array(Leak).nullable(),
+  /** the kmemleak check after the sweeps; null: not checked */
+  kmemleak: z
+    .strictObject({ enabled: z.boolean(), why: z.string().nullable(), unattributed: z.array(Leak), suppressed: z.number().int(), raw: z.string() })
+    .nullable(),
+  /** how many times the guest was booted again after a crash or hang */
+  restarts: z.number().int().nonnegative(),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
 

@@ -16,7 +16,8 @@ export const options = {
   'kmemleak-filter': { type: 'string' },
   'log-dir': { type: 'string' },
   json: { type: 'boolean' },
-  leaks: { type: 'boolean' },
+  leaks: { type: 'string' },
+  module: { type: 'string', multiple: true },
   a: { type: 'string' },
   b: { type: 'string' },
   'print-qemu': { type: 'boolean' },
@@ -67,6 +68,8 @@ export function configFrom(flags: Flags): Config {
     kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
     sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }) },
+    ...(flags.module ? { modules: [...((file.modules as unknown[] | undefined) ?? []), ...flags.module] } : {}),
+    kmemleak: { ...section('kmemleak'), ...defined({ check: onOff('leaks', flags.leaks) }) },
     ...defined({ logDir: flags['log-dir'] }),
   });
 }

@@ -1,5 +1,10 @@
 // The kfault command line.
-import { ConfigError, type Config } from '../config.js';
+import { basename } from 'node:path';
+import { ConfigError, type Config, type ConfigProblem } from '../config.js';
+import { attributeLeaks } from '../attribution.js';
+import { compileHarness, parseHarnessSpec } from '../harness/compile.js';
+import { modulesFor } from '../kernel/modules.js';
+import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
@@ -8,7 +13,7 @@ import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import type { Leak } from '../kmsg/kmemleak-report.js';
 import { readResultsFile } from '../results-file.js';
-import { sweepTable, totalsLine } from '../report.js';
+import { problemLines, problems, sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
 const USAGE = `usage: kfault <command> [options]
@@ -16,7 +21,8 @@ const USAGE = `usage: kfault <command> [options]
 commands:
   setup                 install missing Debian packages (as root) and build the default kernel
   kernel build          build (or find in the cache) the kernel the config asks for
-  sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue)
+  sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue);
+                        a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
   report FILE           print the tables of a saved "kfault sweep --json" again (no guest)
   harnesses             list the built-in harnesses
@@ -35,7 +41,10 @@ options:
                         keep injected faults out of kmemleak's own code (default on)
   --a SPEC, --b SPEC    compare's kernels: stock | patches:DIR | tree:PATH | image:PATH
                         (default: stock against kernel/patches/kmemleak-no-fault-inject)
-  --leaks               sweep: one kmemleak check after all the sweeps (clear, wait, scan twice)
+  --leaks on|off        after the sweeps: kmemleak scan, wait, scan, each leak tied to its
+                        step (default on)
+  --module DIR|KO       a kernel module to load first: a kbuild dir (built against the
+                        kernel) or a .ko built for it (repeatable)
   --json                print results as JSON
   --print-qemu          print the exact QEMU command line
   --console             echo the guest's console
@@ -43,13 +52,38 @@ options:
 
 const err = (s: string) => process.stderr.write(s + '\n');
 
-async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void, checkLeaks = false): Promise<{ kernel: string; accel: string; results: SweepResult[]; leaks: Leak[] | null }> {
+interface Target {
+  name: string;
+  user?: UserHarness;
+}
+
+/** Catalogue names and user harness files ("file.c" or "file.c:ARG") -> what to sweep. */
+function targetsOf(names: string[]): Target[] {
   const known = harnesses().map((h) => h.name);
-  const unknown = names.filter((n) => !known.includes(n));
-  if (unknown.length) {
-    throw new ConfigError(unknown.map((n) => ({ path: 'harness', message: `unknown harness '${n}'; expected one of: ${known.join(', ')}` })));
-  }
+  const problems: ConfigProblem[] = [];
+  const targets = names.map((n): Target => {
+    const spec = parseHarnessSpec(n);
+    if (spec) return { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, user: { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, library: compileHarness(spec.file), arg: spec.arg } };
+    if (!known.includes(n)) problems.push({ path: 'harness', message: `unknown harness '${n}'; expected a C file (FILE.c or FILE.c:ARG) or one of: ${known.join(', ')}` });
+    return { name: n };
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return targets;
+}
+
+export interface Batch {
+  kernel: string;
+  accel: string;
+  results: SweepResult[];
+  /** null: not checked (kmemleak.check false) */
+  kmemleak: { enabled: boolean; why: string | null; unattributed: Leak[]; suppressed: number; raw: string } | null;
+  restarts: number;
+}
+
+async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void): Promise<Batch> {
+  const targets = targetsOf(names);
   const kernel = await ensureKernel(config);
+  const modules = await modulesFor(kernel, config.modules);
   const start = Date.now();
   const guest = await boot(config, {
     kernel,
@@ -57,23 +91,51 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
     onConsoleLine: flags.console ? (l) => err(`guest| ${l}`) : undefined,
   });
   const results: SweepResult[] = [];
-  let leaks: Leak[] | null = null;
+  let kmemleak: Batch['kmemleak'] = null;
   try {
-    if (checkLeaks) await guest.kmemleakClear();
+    if (modules.length) await guest.loadModules(modules);
     err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
-    for (const name of names.length ? names : guest.catalogue.map((h) => h.name)) {
-      const r = await guest.sweep(name);
+    const all = targets.length ? targets : guest.catalogue.map((h): Target => ({ name: h.name }));
+    const bootOf: number[] = [];
+    for (const t of all) {
+      bootOf.push(guest.restarts);
+      const r = await guest.sweep(t.user ?? t.name);
       results.push(r);
-      onResult(r);
+      if (!config.kmemleak.check) onResult(r);
     }
-    if (checkLeaks) {
+    if (config.kmemleak.check) {
+      // kmemleak's state dies with a crashed guest: sweeps that ran (even partly) before the
+      // last reboot are swept again in this guest, without the steps that crashed, for leaks.
+      const checked = [...results];
+      for (const [i, t] of all.entries()) {
+        if (bootOf[i] === guest.restarts) continue;
+        err(`kfault: ${t.name}: sweeping again for kmemleak (a crash rebooted the guest after it ran)`);
+        checked[i] = await guest.sweep(t.user ?? t.name, { skip: results[i]!.crashes.map((c) => c.nth) });
+      }
+      err('kfault: kmemleak: scan, wait for the minimum object age, scan again');
       const k = await guest.kmemleakCheck();
-      leaks = k.enabled ? k.leaks : null;
+      const a = attributeLeaks(checked, k.leaks, config.kmemleak.suppress);
+      for (const [i, r] of a.results.entries()) results[i] = { ...results[i]!, leaks: r.leaks };
+      kmemleak = { enabled: k.enabled, why: k.why, unattributed: a.unattributed, suppressed: a.suppressed.length, raw: k.raw };
+      for (const r of results) onResult(r);
     }
   } finally {
     await guest.close();
   }
-  return { kernel: guest.kernel, accel: guest.accel, results, leaks };
+  return { kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts };
+}
+
+/** What the kmemleak check found beyond the steps' own leaks. */
+function kmemleakLine(k: Batch['kmemleak']): string {
+  if (!k) return 'kmemleak: not checked (kmemleak.check is off)';
+  if (!k.enabled) return `kmemleak: FAILED: kmemleak is not working, so leaks were not checked: ${k.why}`;
+  const extra = k.unattributed.length ? `; ${k.unattributed.length} leaks outside the sweep threads: ${leakText(k.unattributed)}` : '';
+  return `kmemleak: checked after all sweeps (stacks not scanned)${k.suppressed ? `; ${k.suppressed} suppressed` : ''}${extra}`;
+}
+
+/** Exit status of a batch: 1 when any step leaked, crashed, warned or hung, or kmemleak failed. */
+export function batchFailed(b: Batch): boolean {
+  return b.results.some((r) => problems(r).length > 0) || (b.kmemleak !== null && !b.kmemleak.enabled);
 }
 
 async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
@@ -84,8 +146,9 @@ async function compare(config: Config, flags: Flags, names: string[]): Promise<n
   const sides = [];
   for (const side of [a, b]) {
     err(`kfault: sweeping on ${side.label}`);
-    const r = await sweepOn({ ...config, kernel: side.kernel, sweep }, flags, names, () => {}, true);
-    sides.push({ label: side.label, kernel: r.kernel, results: r.results, leaks: r.leaks });
+    const r = await sweepOn({ ...config, kernel: side.kernel, sweep, kmemleak: { ...config.kmemleak, check: true } }, flags, names, () => {});
+    const leaks = r.kmemleak?.enabled ? [...r.results.flatMap((x) => x.leaks.map((l) => l.leak)), ...r.kmemleak.unattributed] : null;
+    sides.push({ label: side.label, kernel: r.kernel, results: r.results, leaks });
   }
   if (flags.json) console.log(JSON.stringify(sides, null, 2));
   else console.log(compareTable(sides[0]!, sides[1]!));
@@ -100,21 +163,23 @@ async function kernelBuild(config: Config): Promise<number> {
 
 async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
   const start = Date.now();
-  const r = await sweepOn(
-    config,
-    flags,
-    names,
-    (one) => {
-      if (!flags.json) console.log(sweepTable(one) + '\n');
-    },
-    flags.leaks,
-  );
+  const r = await sweepOn(config, flags, names, (one) => {
+    if (!flags.json) console.log(sweepTable(one) + '\n');
+  });
   if (flags.json) console.log(JSON.stringify(r, null, 2));
-  else {
-    console.log(totalsLine(r.results, Date.now() - start));
-    if (flags.leaks) console.log(`kmemleak after all sweeps: ${leakText(r.leaks)}`);
-  }
-  return 0;
+  else console.log(batchFooter(r, Date.now() - start));
+  return batchFailed(r) ? 1 : 0;
+}
+
+/** Below the tables: every problem on one line, the kmemleak check, restarts, the totals. */
+function batchFooter(r: Batch, ms: number): string {
+  const lines = r.results.flatMap(problemLines);
+  return [
+    ...(lines.length ? ['problems:', ...lines.map((l) => `  ${l}`)] : []),
+    kmemleakLine(r.kmemleak),
+    ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
+    totalsLine(r.results, ms),
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -148,6 +213,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!rest[0]) throw new ConfigError([{ path: 'argv', message: 'expected: kfault report RESULTS.json (from kfault sweep --json)' }]);
         const saved = readResultsFile(rest[0]);
         for (const r of saved.results) console.log(sweepTable(r) + '\n');
+        console.log(batchFooter(saved, saved.results.reduce((ms, r) => ms + r.ms, 0)));
         console.log(`kernel ${saved.kernel} (${saved.accel})`);
         return 0;
       }

@@ -19,12 +19,14 @@ function findPort(): string {
   throw new Error(`no virtio-serial port named ${PORT_NAME} in ${dir}`);
 }
 
-async function handle(req: Request): Promise<unknown> {
+async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<unknown> {
   switch (req.type) {
     case 'harnesses':
       return addon.harnesses();
     case 'kmemleak':
       return kmemleakCommand(req.action);
+    case 'modules':
+      return req.modules.map((m) => ({ path: m.path, status: loadModuleExplained(m.path, m.params) }));
     case 'stress': {
       // Collect now: no GC may start while every allocation in the kernel fails (see init.sh).
       (globalThis as { gc?: () => void }).gc?.();
@@ -47,11 +49,29 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'sweep': {
       const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
-      const result = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, () => addon.sweep(req.harness, WORK_DIR, req.maxSteps));
-      return { ...result, kmemleakFilter: plan.filter };
+      const target = { harness: req.harness, library: req.library, arg: req.arg };
+      const steps = { first: req.first, last: req.maxSteps, skip: req.skip };
+      const result = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, () =>
+        addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })),
+      );
+      return { complete: result.complete, kmemleakFilter: plan.filter };
     }
     case 'shutdown':
       return null;
+  }
+}
+
+/** finit_module, with what the kernel logged about a refused module in the error message. */
+function loadModuleExplained(path: string, params: string) {
+  const log = openKmsg();
+  try {
+    const status = addon.loadModule(path, params);
+    log();
+    return status;
+  } catch (e) {
+    const said = log().filter((l) => !/taints kernel/.test(l));
+    if (said.length) (e as Error).message += ` (kernel: ${said.join('; ')})`;
+    throw e;
   }
 }
 
@@ -73,6 +93,7 @@ async function main(): Promise<void> {
     writeSync(fd, JSON.stringify(msg) + '\n');
   };
   const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  kmemleakCommand('start');
   send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses: addon.harnesses() });
 
   const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });
@@ -88,7 +109,7 @@ async function main(): Promise<void> {
       continue;
     }
     try {
-      send({ type: 'reply', id: req.id, ok: true, result: await handle(req) });
+      send({ type: 'reply', id: req.id, ok: true, result: await handle(req, send) });
     } catch (e) {
       send({ type: 'reply', id: req.id, ok: false, error: errorOf(e) });
     }

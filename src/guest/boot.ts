@@ -10,7 +10,7 @@ import type { Ready } from '../protocol.js';
 import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
 import { ConsoleLog } from './console.js';
-import { Guest } from './guest.js';
+import { Guest, type Machine } from './guest.js';
 import { qemuArgs, shellQuote, type Accel } from './qemu.js';
 
 export const QEMU = 'qemu-system-x86_64';
@@ -62,14 +62,10 @@ export class BootError extends Error {
   }
 }
 
-interface Started {
-  child: ChildProcess;
-  channel: AgentChannel;
-  ready: Ready;
-}
+let machines = 0;
 
-async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Started> {
-  const socketPath = join(sockDir, `agent-${accel}.sock`);
+async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
+  const socketPath = join(sockDir, `agent-${accel}-${++machines}.sock`);
   const channel = await AgentChannel.listen(socketPath);
   const args = qemuArgs({
     qemu: QEMU,
@@ -119,6 +115,16 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   return { child, channel, ready: ready as Ready };
 }
 
+/** A fresh QEMU after a crash: same kernel, accelerator and console log. */
+async function restart(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string): Promise<Machine> {
+  log.line(`kfault: booting a fresh guest (${accel})`);
+  try {
+    return await startOnce(config, o, accel, log, sockDir, false);
+  } catch (e) {
+    throw new BootError(`the guest did not boot again after a crash: ${(e as Error).message}\nconsole log: ${log.path}`, log.lastLines());
+  }
+}
+
 export async function boot(config: Config, options: BootOptions = {}): Promise<Guest> {
   const o = { ...options, kernel: options.kernel ?? (await ensureKernel(config)) };
   if (!existsSync(o.kernel.image)) throw new Error(`kernel image not found: ${o.kernel.image}`);
@@ -133,10 +139,10 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
     for (const [i, accel] of plan.order.entries()) {
       const last = i === plan.order.length - 1;
       try {
-        const started = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
+        const machine = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
         if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
         for (const n of notes) o.onNote?.(n);
-        return new Guest({ ...started, accel, log, sockDir, config, notes, kernel: o.kernel });
+        return new Guest({ machine, restart: () => restart(config, o, accel, log, sockDir), accel, log, sockDir, config, notes, kernel: o.kernel });
       } catch (e) {
         if (last || !(e instanceof BootError)) throw e;
         notes.push(`KVM failed (${e.message}); using TCG`);

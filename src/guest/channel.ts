@@ -1,9 +1,9 @@
 // Host end of the agent's virtio-serial port: QEMU connects to a unix socket the host listens on.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { AgentMessage, parseLine, type Ready, type Reply, type Request } from '../protocol.js';
+import { AgentMessage, parseLine, type Ready, type Reply, type Request, type StepEvent } from '../protocol.js';
 
-type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent) => void; rearm: () => void };
 
 export class AgentChannel {
   private socket?: Socket;
@@ -45,6 +45,11 @@ export class AgentChannel {
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
+    if (msg.type === 'step') {
+      p.rearm();
+      p.onEvent?.(msg);
+      return;
+    }
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     p.resolve(msg);
@@ -55,18 +60,31 @@ export class AgentChannel {
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
-  /** Sends one request; rejects on timeout or when the channel fails. */
-  request(body: Omit<Request, 'id'>, timeoutMs: number): Promise<Reply> {
+  /**
+   * Sends one request; rejects when the channel fails, or when timeoutMs pass without the
+   * reply or an event of this request (each event restarts the clock).
+   */
+  request(body: Omit<Request, 'id'>, timeoutMs: number, onEvent?: (e: StepEvent) => void): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.socket) return Promise.reject(new Error('the guest agent is not connected'));
     const id = this.nextId++;
     const line = JSON.stringify({ ...body, id }) + '\n';
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.pending.delete(id);
-        reject(new Error(`request ${body.type} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+        reject(Object.assign(new Error(`request ${body.type} timed out: nothing from the guest in ${timeoutMs} ms`), { code: 'KFAULT_TIMEOUT' }));
+      };
+      const p: Pending = {
+        resolve,
+        reject,
+        onEvent,
+        timer: setTimeout(expire, timeoutMs),
+        rearm: () => {
+          clearTimeout(p.timer);
+          p.timer = setTimeout(expire, timeoutMs);
+        },
+      };
+      this.pending.set(id, p);
       this.socket!.write(line);
     });
   }

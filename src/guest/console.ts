@@ -6,7 +6,9 @@ import { createInterface } from 'node:readline';
 
 export class ConsoleLog {
   private readonly out: WriteStream;
+  /** the last lines, for error messages and crash reports; tail[0] is line number `dropped` */
   private readonly tail: string[] = [];
+  private dropped = 0;
   private readonly watchers: Array<{ re: RegExp; resolve: (line: string) => void }> = [];
 
   constructor(readonly path: string, private readonly onLine?: (line: string) => void) {
@@ -21,7 +23,10 @@ export class ConsoleLog {
   line(line: string): void {
     this.out.write(line + '\n');
     this.tail.push(line);
-    if (this.tail.length > 60) this.tail.shift();
+    if (this.tail.length > 5000) {
+      this.tail.shift();
+      this.dropped++;
+    }
     this.onLine?.(line);
     for (const w of [...this.watchers]) {
       if (w.re.test(line)) {
@@ -34,6 +39,16 @@ export class ConsoleLog {
   /** Resolves with the first line (from now on) that matches re. */
   waitFor(re: RegExp): Promise<string> {
     return new Promise((resolve) => this.watchers.push({ re, resolve }));
+  }
+
+  /** A position in the log, for since(). */
+  mark(): number {
+    return this.dropped + this.tail.length;
+  }
+
+  /** The lines logged since mark (the last 5000 at most). */
+  since(mark: number): string[] {
+    return this.tail.slice(Math.max(0, mark - this.dropped));
   }
 
   lastLines(n = 30): string {

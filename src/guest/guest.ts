@@ -1,9 +1,23 @@
-// A booted kfault guest: typed requests to its agent, and a close() that always stops QEMU.
+// A booted kfault guest: typed requests to its agent, crash recovery, and a close() that always
+// stops QEMU.
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
-import { ResultOf, SweepOptions, type Harness, type Ready, type Request, type KmemleakState, type StressResult, type SweepResult } from '../protocol.js';
+import { parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
+import {
+  ResultOf,
+  SweepOptions,
+  type Crash,
+  type Harness,
+  type KmemleakState,
+  type Ready,
+  type Request,
+  type Step,
+  type StepEvent,
+  type StressResult,
+  type SweepResult,
+} from '../protocol.js';
 import type { AgentChannel } from './channel.js';
 import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
@@ -15,10 +29,17 @@ export class GuestError extends Error {
   }
 }
 
-interface GuestParts {
+/** One running QEMU and its agent. */
+export interface Machine {
   child: ChildProcess;
   channel: AgentChannel;
   ready: Ready;
+}
+
+interface GuestParts {
+  machine: Machine;
+  /** starts a fresh QEMU on the same kernel, accelerator and console log */
+  restart: () => Promise<Machine>;
   accel: Accel;
   log: ConsoleLog;
   sockDir: string;
@@ -27,33 +48,73 @@ interface GuestParts {
   kernel: Kernel;
 }
 
+/** A user's harness: a shared object built from their C file (see src/harness/compile.ts). */
+export interface UserHarness {
+  /** what reports call it, e.g. "kfault_test.c(leak)" */
+  name: string;
+  library: string;
+  arg: string;
+}
+
+export interface SweepCall extends SweepOptions {
+  /** each step as soon as the guest reports it */
+  onStep?: (step: Step) => void;
+  /** steps not to run (known to crash the guest) */
+  skip?: number[];
+}
+
+export interface KernelModule {
+  path: string;
+  params: string;
+}
+
+const MAX_CRASHES_PER_SWEEP = 20;
+
 export class Guest implements AsyncDisposable {
   readonly accel: Accel;
   readonly kernel: string;
   readonly catalogue: Harness[];
   readonly consoleLog: string;
   readonly notes: string[];
-  /** QEMU's pid */
-  readonly pid: number;
+  /** how many times the guest was booted again after a crash or hang */
+  restarts = 0;
+  private machine: Machine;
+  private exited!: Promise<void>;
   private closing?: Promise<void>;
-  private readonly exited: Promise<void>;
+  private modules: KernelModule[] = [];
+  private lastSweepEnd = 0;
 
   constructor(private readonly p: GuestParts) {
+    this.machine = p.machine;
     this.accel = p.accel;
-    this.kernel = p.ready.kernel;
-    this.catalogue = p.ready.harnesses;
+    this.kernel = p.machine.ready.kernel;
+    this.catalogue = p.machine.ready.harnesses;
     this.consoleLog = p.log.path;
     this.notes = p.notes;
-    this.pid = p.child.pid!;
+    this.watch();
+  }
+
+  /** QEMU's pid */
+  get pid(): number {
+    return this.machine.child.pid!;
+  }
+
+  /** Resolves when QEMU has exited and its console output is all in the log. */
+  private watch(): void {
+    const child = this.machine.child;
     this.exited = new Promise((res) => {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) res();
-      else p.child.once('exit', () => res());
+      if (child.exitCode !== null || child.signalCode !== null) res();
+      else child.once('close', () => res());
     });
   }
 
-  private async call<T extends keyof typeof ResultOf>(body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T }, timeoutMs = this.p.config.machine.requestTimeoutMs) {
-    const reply = await this.p.channel.request(body as Omit<Request, 'id'>, timeoutMs).catch((e: Error) => {
-      throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, 'KFAULT_GUEST_LOST');
+  private async call<T extends keyof typeof ResultOf>(
+    body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T },
+    timeoutMs = this.p.config.machine.requestTimeoutMs,
+    onEvent?: (e: StepEvent) => void,
+  ) {
+    const reply = await this.machine.channel.request(body as Omit<Request, 'id'>, timeoutMs, onEvent).catch((e: Error & { code?: string }) => {
+      throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, e.code === 'KFAULT_TIMEOUT' ? 'KFAULT_TIMEOUT' : 'KFAULT_GUEST_LOST');
     });
     if (!reply.ok) {
       const { code, message, ...details } = reply.error;
@@ -66,17 +127,112 @@ export class Guest implements AsyncDisposable {
     return this.call({ type: 'harnesses' });
   }
 
-  /** Sweeps one harness of the catalogue with fail-nth 1, 2, ... until nothing is injected. */
-  sweep(harness: string, options: SweepOptions = {}): Promise<SweepResult> {
-    const o = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, kmemleakFilter: this.p.config.sweep.kmemleakFilter, ...options });
+  /** Loads kernel modules (built for this kernel) now and again after every restart. */
+  async loadModules(modules: KernelModule[]): Promise<void> {
+    await this.call({ type: 'modules', modules });
+    this.modules.push(...modules.filter((m) => !this.modules.some((k) => k.path === m.path)));
+  }
+
+  /**
+   * Sweeps a harness (the catalogue's, by name, or a user's) with fail-nth 1, 2, ... until
+   * nothing is injected. A step that crashes the guest (an oops: kfault boots with oops=panic)
+   * or hangs it (no step for machine.stepTimeoutMs) is recorded in crashes; the guest is booted
+   * again and the sweep goes on at the next step. Steps arrive as they finish, so none is lost.
+   */
+  async sweep(harness: string | UserHarness, options: SweepCall = {}): Promise<SweepResult> {
+    const { onStep, skip = [], ...rest } = options;
+    const o = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, kmemleakFilter: this.p.config.sweep.kmemleakFilter, ...rest });
     const text = this.p.kernel.kmemleakText;
-    return this.call({
-      type: 'sweep',
-      harness,
-      maxSteps: o.maxSteps,
-      kmemleakText: o.kmemleakFilter ? text.range : null,
-      kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
-    });
+    const user = typeof harness === 'string' ? null : harness;
+    const name = user ? user.name : (harness as string);
+    const builtin = this.catalogue.find((h) => h.name === name);
+    const steps = new Map<number, Step>();
+    const crashes: Crash[] = [];
+    const start = performance.now();
+    let first = 1;
+    let tid: number | null = null;
+    for (;;) {
+      const mark = this.p.log.mark();
+      try {
+        const done = await this.call(
+          {
+            type: 'sweep',
+            harness: name,
+            library: user?.library ?? null,
+            arg: user?.arg ?? '',
+            first,
+            maxSteps: o.maxSteps,
+            skip: [...skip, ...crashes.map((c) => c.nth)],
+            kmemleakText: o.kmemleakFilter ? text.range : null,
+            kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+          },
+          this.p.config.machine.stepTimeoutMs,
+          (e) => {
+            steps.set(e.step.nth, e.step);
+            tid = e.step.tid;
+            onStep?.(e.step);
+          },
+        );
+        this.lastSweepEnd = Date.now();
+        return {
+          harness: name,
+          library: user?.library ?? null,
+          arg: user?.arg ?? null,
+          syscall: builtin?.syscall ?? 'kfault_run',
+          summary: builtin?.summary ?? `a user's harness (${user?.library})`,
+          maxSteps: o.maxSteps,
+          complete: done.complete,
+          steps: [...steps.values()].sort((a, b) => a.nth - b.nth),
+          leaks: [],
+          crashes: crashes.sort((a, b) => a.nth - b.nth),
+          ms: performance.now() - start,
+          kmemleakFilter: done.kmemleakFilter,
+        };
+      } catch (e) {
+        if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;
+        const last = Math.max(first - 1, ...steps.keys());
+        const crash = await this.recover(e.code === 'KFAULT_TIMEOUT', mark, last + 1, tid);
+        crashes.push(crash);
+        if (crashes.length > MAX_CRASHES_PER_SWEEP) {
+          throw new GuestError(`${name}: more than ${MAX_CRASHES_PER_SWEEP} steps crashed the guest; giving up (console log: ${this.p.log.path})`, 'KFAULT_TOO_MANY_CRASHES');
+        }
+        first = last + 1;
+      }
+    }
+  }
+
+  /** After the guest died (or hung and was killed): what happened, then a fresh guest. */
+  private async recover(hung: boolean, mark: number, next: number, tid: number | null): Promise<Crash> {
+    if (hung) this.machine.child.kill('SIGKILL');
+    await this.exited;
+    const report = hung ? null : parseConsoleCrash(this.p.log.since(mark));
+    const nth = stepOfComm(report?.comm ?? null);
+    if (report && nth === null && /^kf-(setup|teardown)$/.test(report.comm ?? '')) {
+      await this.restartMachine();
+      throw new GuestError(`the harness crashed the kernel outside the sweep (${report.comm}): ${report.headline}\nconsole log: ${this.p.log.path}`, 'KFAULT_HARNESS_CRASHED');
+    }
+    const crash: Crash = {
+      nth: nth ?? next,
+      kind: hung ? 'hang' : (report?.kind ?? 'panic'),
+      headline: hung
+        ? `no step finished within ${this.p.config.machine.stepTimeoutMs} ms; QEMU was killed`
+        : report
+          ? report.headline + (nth === null && report.comm ? ` (in ${report.comm}, pid ${report.pid}; sweep thread ${tid ?? '?'})` : '')
+          : 'the guest went down with no crash report on the console',
+      at: report?.at ?? null,
+      log: report?.log ?? this.p.log.since(mark).slice(-20),
+      consoleLog: this.p.log.path,
+    };
+    await this.restartMachine();
+    return crash;
+  }
+
+  private async restartMachine(): Promise<void> {
+    this.machine.channel.close();
+    this.machine = await this.p.restart();
+    this.restarts++;
+    this.watch();
+    if (this.modules.length) await this.call({ type: 'modules', modules: this.modules });
   }
 
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */
@@ -90,15 +246,20 @@ export class Guest implements AsyncDisposable {
   }
 
   /**
-   * kmemleak's leaks since kmemleakClear(): waits until every object made so far is older than
-   * kmemleak's minimum age (5 s in 6.12), then scans twice (the first scan only records
-   * checksums) and reads the report. One such check per batch of sweeps, never per step.
+   * kmemleak's leaks since the guest started or kmemleakClear(): one scan (it records each
+   * object's checksum), a wait until the last sweep's objects are older than kmemleak's
+   * minimum age (5 s in 6.12), a second scan, and the report. Scans leave task stacks out: a
+   * stack keeps stale pointers of calls that returned long ago, which would hide the leaks of
+   * error paths. One such check per batch of sweeps, never per step.
    */
   async kmemleakCheck(): Promise<KmemleakState> {
-    await new Promise((r) => setTimeout(r, 5_500));
     const first = await this.call({ type: 'kmemleak', action: 'scan' });
     if (!first.enabled) return first;
-    return this.call({ type: 'kmemleak', action: 'scan' });
+    const wait = this.lastSweepEnd + 5_500 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const second = await this.call({ type: 'kmemleak', action: 'scan' });
+    if (!second.enabled) return second;
+    return this.call({ type: 'kmemleak', action: 'report' });
   }
 
   /** Asks the agent to stop, then makes sure QEMU is gone. Safe to call twice. */
@@ -107,8 +268,9 @@ export class Guest implements AsyncDisposable {
       await this.call({ type: 'shutdown' }, 10_000).catch(() => {});
       // Closing our end unblocks the agent's pending read of the port (it sees EOF), which
       // Node waits for before it can exit.
-      this.p.channel.close();
-      const killed = setTimeout(() => this.p.child.kill('SIGKILL'), 10_000);
+      this.machine.channel.close();
+      const child = this.machine.child;
+      const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await this.exited;
       clearTimeout(killed);
       rmSync(this.p.sockDir, { recursive: true, force: true });

@@ -5,14 +5,43 @@ import { parseKmemleakReport, type Leak } from '../kmsg/kmemleak-report.js';
 const KMEMLEAK = '/sys/kernel/debug/kmemleak';
 import { constants } from 'node:fs';
 
-/** clear: forget what is unreferenced now; scan: a scan, then the report. */
-export function kmemleakCommand(action: 'clear' | 'scan'): { enabled: boolean; leaks: Leak[] } {
+const KMEMLEAK_SAYS = /kmemleak|memory leak detector|Memory pool empty/i;
+
+function write(cmd: string): string | null {
   try {
-    writeFileSync(KMEMLEAK, action);
-  } catch {
-    return { enabled: false, leaks: [] };
+    writeFileSync(KMEMLEAK, cmd);
+    return null;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return err.code === 'ENOENT' ? 'no kmemleak in this kernel (CONFIG_DEBUG_KMEMLEAK) or debugfs not mounted' : `${cmd}: ${err.code ?? err.message}`;
   }
-  return { enabled: true, leaks: action === 'scan' ? parseKmemleakReport(readFileSync(KMEMLEAK, 'utf8')) : [] };
+}
+
+/**
+ * start: stop the automatic scan thread and forget what is unreferenced now.
+ * clear: forget what is unreferenced now.
+ * scan: one scan, without task stacks: a stack keeps stale pointers of returned calls (an error
+ *   path's locals stay below the stack pointer), so a leaked object stays "referenced".
+ * report: read what the scans found.
+ * Once kmemleak has disabled itself every command fails (EPERM or EBUSY): enabled is false,
+ * with the reason and kmemleak's own last words in the kernel log.
+ */
+export function kmemleakCommand(action: 'start' | 'clear' | 'scan' | 'report'): { enabled: boolean; why: string | null; leaks: Leak[]; raw?: string } {
+  const log = openKmsg();
+  const cmds = { start: ['scan=off', 'clear'], clear: ['clear'], scan: ['stack=off', 'scan'], report: [] }[action];
+  let failed: string | null = null;
+  for (const c of cmds) failed ??= write(c);
+  if (!failed && action === 'report') {
+    try {
+      const raw = readFileSync(KMEMLEAK, 'utf8');
+      return { enabled: true, why: null, leaks: parseKmemleakReport(raw), raw };
+    } catch (e) {
+      failed = `read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+  }
+  const said = log().filter((l) => KMEMLEAK_SAYS.test(l));
+  if (!failed) return { enabled: true, why: null, leaks: [] };
+  return { enabled: false, why: [failed, ...said].join('; '), leaks: [] };
 }
 
 /** kmemleak answers EPERM to any command once it has disabled itself. */

@@ -25,6 +25,9 @@ export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string 
     `init=${o.init}`,
     'kfault.guest=1',
     'panic=-1',
+    // An oops in a sweep step would leave a half-dead guest; as a panic it reboots (and QEMU,
+    // run with -no-reboot, exits), so the host records the step and boots a fresh guest.
+    'oops=panic',
     'loglevel=5',
     ...o.cmdline,
   ].join(' ');

@@ -28,6 +28,8 @@ export interface Kernel {
   origin: 'cache' | 'built' | 'prebuilt';
   /** the cache entry or build dir, when kfault built it */
   dir?: string;
+  /** the kernel's build dir (O=), where out-of-tree modules are built against it */
+  buildDir?: string;
   systemMap?: string;
   /** kmemleak's text, for the stack filter that keeps injected faults out of it */
   kmemleakText: { range: TextRange | null; why: string };
@@ -93,7 +95,7 @@ function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
   });
 }
 
-function makeEnv(): { env: NodeJS.ProcessEnv; cc: string[] } {
+export function makeEnv(): { env: NodeJS.ProcessEnv; cc: string[] } {
   const ccache = spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0;
   // Sources of different cache entries live in different directories: a common base dir lets
   // ccache hit across them (the stock and the patched kernel share almost every object).
@@ -177,7 +179,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     const out = join(cacheDir(), 'build', `tree-${createHash('sha256').update(tree).digest('hex').slice(0, 12)}`);
     await configureAndBuild(tree, out, fragments, `kernel build (${tree})`, 1800);
     const systemMap = join(out, 'System.map');
-    return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, systemMap, kmemleakText: kmemleakRangeOfBuild(out, systemMap) };
+    return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, buildDir: out, systemMap, kmemleakText: kmemleakRangeOfBuild(out, systemMap) };
   }
 
   const version = debianSourceVersion(config.kernel.source);
@@ -187,7 +189,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   const metaPath = join(entry, 'meta.json');
   const out = join(cacheDir(), 'build', key);
   if (existsSync(metaPath) && existsSync(join(entry, 'bzImage'))) {
-    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
+    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
   }
   const start = Date.now();
   const src = extractSource(config.kernel.source, version, patches);
@@ -198,7 +200,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
   const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
   writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
-  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
+  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
 }
 
 /** Read once from the build dir, then kept with the cache entry (the build dir may be cleaned). */

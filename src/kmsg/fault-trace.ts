@@ -29,7 +29,7 @@ const MACHINERY = new RegExp(
       'slab_pre_alloc_hook', 'slab_alloc_node', '__slab_alloc', '___slab_alloc', '__slab_alloc_node', 'allocate_slab', 'new_slab', 'alloc_slab_page',
       'kmem_cache_alloc\\w*', '__kmem_cache_alloc\\w*', '__kmalloc\\w*', 'kmalloc\\w*', 'kzalloc\\w*', 'kcalloc\\w*', 'krealloc\\w*',
       '__kvmalloc\\w*', 'kvmalloc\\w*', 'kmemdup\\w*', 'kstrdup\\w*', 'kstrndup\\w*',
-      'prepare_alloc_pages', '__alloc_pages\\w*', 'alloc_pages\\w*', '__alloc_frozen_pages\\w*', 'alloc_frozen_pages\\w*', 'folio_alloc\\w*',
+      'slab_post_alloc_hook', 'prepare_alloc_pages', '__alloc_pages\\w*', 'alloc_pages\\w*', '__alloc_frozen_pages\\w*', 'alloc_frozen_pages\\w*', 'folio_alloc\\w*',
       '__folio_alloc\\w*', '__get_free_pages\\w*', 'get_zeroed_page\\w*', 'alloc_pages_mpol\\w*',
     ].join('|') +
     ')$',
@@ -37,6 +37,11 @@ const MACHINERY = new RegExp(
 
 /** kmemleak's functions that allocate its metadata (6.12), and its API prefix. */
 const KMEMLEAK = /^(kmemleak_\w+|__create_object|create_object\w*|__alloc_object|__link_object|mem_pool_alloc|add_scan_area)$/;
+
+/** An allocator's or kmemleak's own frame: never where an object was allocated. */
+export function isAllocatorFrame(name: string): boolean {
+  return MACHINERY.test(name) || KMEMLEAK.test(name);
+}
 
 const FRAME = /^\s*(\? )?([\w.$]+?)((?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*)\+(0x[0-9a-f]+)\/0x[0-9a-f]+/;
 

@@ -15,7 +15,7 @@ export const Leak = z.strictObject({
   jiffies: z.number(),
   crc: z.string().nullable(),
   hexDump: z.array(z.string()),
-  /** "symbol+0xoff/0xsize", innermost first */
+  /** "symbol+0xoff/0xsize" (and " [module]"), innermost first */
   frames: z.array(z.string()),
 });
 export type Leak = z.infer<typeof Leak>;
@@ -51,7 +51,8 @@ export function parseKmemleakReport(text: string): Leak[] {
       continue;
     }
     if (section === 'hex' && /^\s{4}[0-9a-f]{2} /.test(line)) cur.hexDump.push(line.trim());
-    const frame = /^\s+\[<[0-9a-f]+>\] (\S+)/.exec(line);
+    // 6.12 prints "    name+0xoff/0xsize [module]"; older kernels put "[<address>] " first.
+    const frame = /^\s+(?:\[<[0-9a-f]+>\] )?([\w.$]+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\S+\])?)\s*$/.exec(line);
     if (section === 'backtrace' && frame) cur.frames.push(frame[1]!);
   }
   return leaks;

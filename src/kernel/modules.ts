@@ -1,0 +1,108 @@
+// Users' out-of-tree kernel modules: built against the kernel kfault built, or taken as .ko
+// files and checked against it, before the guest loads them.
+import { createHash } from 'node:crypto';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { cacheDir } from '../paths.js';
+import { makeEnv, type Kernel } from './build.js';
+import { run } from './run.js';
+
+export interface ModuleSpec {
+  /** a directory with a Kbuild (or Makefile) file, or a built .ko */
+  path: string;
+  params: string;
+}
+
+export class ModuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModuleError';
+  }
+}
+
+/** The vermagic a .ko was built for, e.g. "6.12.117 SMP mod_unload ", from its .modinfo. */
+export function vermagicOf(ko: string): string | null {
+  const buf = readFileSync(ko);
+  const at = buf.indexOf('vermagic=');
+  if (at < 0) return null;
+  const end = buf.indexOf(0, at);
+  return buf.toString('latin1', at + 'vermagic='.length, end < 0 ? undefined : end);
+}
+
+export function kernelRelease(buildDir: string): string {
+  const f = join(buildDir, 'include/config/kernel.release');
+  if (!existsSync(f)) throw new ModuleError(`${buildDir} has no include/config/kernel.release: not a built kernel`);
+  return readFileSync(f, 'utf8').trim();
+}
+
+/** Pure: does a module's vermagic fit this kernel release? (the release is its first word) */
+export function checkVermagic(ko: string, vermagic: string | null, release: string): string | null {
+  if (vermagic === null) return `${ko} has no vermagic: not a kernel module`;
+  const built = vermagic.split(' ')[0];
+  return built === release ? null : `${ko} was built for kernel ${built}, but the guest runs ${release}; rebuild it against this kernel (or give its source directory and kfault builds it)`;
+}
+
+function hashDir(dir: string): string {
+  const h = createHash('sha256');
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    if (statSync(p).isFile() && /\.(c|h|S)$|^(Kbuild|Makefile)$/.test(f)) h.update(f).update(readFileSync(p));
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+/** `make modules` once in the kernel's build dir: out-of-tree builds need its Module.symvers. */
+async function prepareBuildDir(buildDir: string): Promise<void> {
+  if (existsSync(join(buildDir, 'Module.symvers'))) return;
+  const log = createWriteStream(join(buildDir, 'kfault-modules.log'));
+  const { env, cc } = makeEnv();
+  try {
+    await run('make', ['-C', buildDir, 'ARCH=x86_64', ...cc, 'modules'], { log, env });
+  } finally {
+    await new Promise((r) => log.end(r));
+  }
+}
+
+/** The .ko files to load for these specs, built or checked for this kernel. */
+export async function modulesFor(kernel: Kernel, specs: ModuleSpec[]): Promise<Array<{ path: string; params: string }>> {
+  const out: Array<{ path: string; params: string }> = [];
+  for (const spec of specs) {
+    const path = resolve(spec.path);
+    if (!existsSync(path)) throw new ModuleError(`modules: ${path} does not exist`);
+    if (statSync(path).isFile()) {
+      if (!path.endsWith('.ko')) throw new ModuleError(`modules: ${path} is neither a .ko file nor a directory with a Kbuild file`);
+      if (kernel.buildDir) {
+        const wrong = checkVermagic(path, vermagicOf(path), kernelRelease(kernel.buildDir));
+        if (wrong) throw new ModuleError(`modules: ${wrong}`);
+      }
+      out.push({ path, params: spec.params });
+      continue;
+    }
+    if (!existsSync(join(path, 'Kbuild')) && !existsSync(join(path, 'Makefile'))) {
+      throw new ModuleError(`modules: ${path} has no Kbuild or Makefile: expected a kbuild module directory`);
+    }
+    if (!kernel.buildDir || !existsSync(join(kernel.buildDir, 'Makefile'))) {
+      throw new ModuleError(`modules: cannot build ${path}: the kernel (${kernel.image}) has no build dir; give a .ko built for it instead`);
+    }
+    await prepareBuildDir(kernel.buildDir);
+    // Built in a copy, so the user's directory gets no build products.
+    const work = join(cacheDir(), 'modules', `${basename(path)}-${basename(kernel.buildDir)}-${hashDir(path)}`);
+    const kos = () => (existsSync(work) ? readdirSync(work).filter((f) => f.endsWith('.ko')) : []);
+    if (!kos().length) {
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+      cpSync(path, work, { recursive: true, filter: (src) => !/\.(o|ko|mod|cmd)$|\.mod\.c$/.test(src) });
+      const log = createWriteStream(join(work, 'kfault-build.log'));
+      const { env, cc } = makeEnv();
+      try {
+        await run('make', ['-C', kernel.buildDir, 'ARCH=x86_64', ...cc, `M=${work}`, 'modules'], { log, env });
+      } catch (e) {
+        throw new ModuleError(`modules: building ${path} against ${kernel.buildDir} failed:\n${(e as Error).message.replaceAll(work, path)}`);
+      } finally {
+        await new Promise((r) => log.end(r));
+      }
+    }
+    for (const ko of kos()) out.push({ path: join(work, ko), params: spec.params });
+  }
+  return out;
+}
