@@ -212,14 +212,17 @@ Napi::Value Sweep(const Napi::CallbackInfo &info)
 		for (uint32_t i = 0; i < arr.Length(); i++)
 			skip.push_back(arr.Get(i).ToNumber().Int32Value());
 	}
+	std::string name = StringProp(target, "harness"), library = StringProp(target, "library");
+	if (library.empty() && !kf_find_harness(name.c_str()))
+		return Reject(env, Napi::Error::New(env, "unknown harness '" + name + "'"));
+	// Before dlopen: a user's shared object never even loads on the host.
 	kf_error e{};
 	if (!kf_in_guest(&e))
 		return Reject(env, ErrnoError(env, e));
 	auto *worker = new SweepWorker(env, info[3].As<Napi::Function>(), info[1].As<Napi::String>(),
 				       opts, std::move(skip));
 	Napi::Promise promise = worker->Promise();
-	if (!worker->Use(env, StringProp(target, "harness"), StringProp(target, "library"),
-			 StringProp(target, "arg"))) {
+	if (!worker->Use(env, name, library, StringProp(target, "arg"))) {
 		delete worker;
 		return promise;
 	}

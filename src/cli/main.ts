@@ -2,8 +2,8 @@
 import { basename } from 'node:path';
 import { ConfigError, type Config, type ConfigProblem } from '../config.js';
 import { attributeLeaks } from '../attribution.js';
-import { compileHarness, parseHarnessSpec } from '../harness/compile.js';
-import { modulesFor } from '../kernel/modules.js';
+import { compileHarness, HarnessCompileError, parseHarnessSpec } from '../harness/compile.js';
+import { ModuleError, modulesFor } from '../kernel/modules.js';
 import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
@@ -226,6 +226,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       err(e.message);
       return e.exitCode;
+    }
+    if (e instanceof HarnessCompileError || e instanceof ModuleError) {
+      err(e.message);
+      return 2;
     }
     err(`kfault: ${(e as Error).message}`);
     return 1;

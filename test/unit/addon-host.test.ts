@@ -19,7 +19,9 @@ describe.runIf(!loadBinding().inGuest())('addon on the host', () => {
   });
 
   it('refuses to sweep, with a Node-style error', async () => {
-    const err = await loadBinding().sweep('pipe2', '/nonexistent', 5).catch((e: unknown) => e);
+    const steps: unknown[] = [];
+    const err = await loadBinding().sweep({ harness: 'pipe2' }, '/nonexistent', { first: 1, last: 5, skip: [] }, (s) => steps.push(s)).catch((e: unknown) => e);
+    expect(steps).toEqual([]);
     expect(err).toMatchObject({
       code: 'KFAULT_NOT_GUEST',
       errno: -1,
@@ -45,8 +47,21 @@ describe.runIf(!loadBinding().inGuest())('addon on the host', () => {
     expect(names).toContain('pipe2');
   });
 
+  it('never loads a user\'s harness on the host', async () => {
+    const err = await loadBinding().sweep({ library: '/nonexistent/harness.so', arg: '' }, '/x', { first: 1, last: 5, skip: [] }, () => {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'KFAULT_NOT_GUEST' });
+  });
+
+  it('refuses to load a kernel module on the host', () => {
+    expect(() => loadBinding().loadModule('/nonexistent/kfault_test.ko', '')).toThrow(expect.objectContaining({ code: 'KFAULT_NOT_GUEST', syscall: 'arm' }));
+  });
+
   it('rejects an unknown harness and bad arguments', async () => {
-    await expect(loadBinding().sweep('nope', '/x', 5)).rejects.toThrow("unknown harness 'nope'");
-    await expect(loadBinding().sweep('pipe2', '/x', 0)).rejects.toThrow('maxSteps must be 1..1000000');
+    const none = { first: 1, last: 5, skip: [] };
+    await expect(loadBinding().sweep({ harness: 'nope' }, '/x', none, () => {})).rejects.toThrow("unknown harness 'nope'");
+    await expect(loadBinding().sweep({ harness: 'pipe2' }, '/x', { first: 0, last: 5, skip: [] }, () => {})).rejects.toThrow('steps: expected 1 <= first <= last <= 1000000');
+    await expect(loadBinding().sweep({ harness: 'pipe2' }, '/x', { first: 3, last: 2, skip: [] }, () => {})).rejects.toThrow('steps: expected 1 <= first <= last <= 1000000');
+    // @ts-expect-error: no callback
+    await expect(loadBinding().sweep({ harness: 'pipe2' }, '/x', none)).rejects.toThrow(/^sweep\(target/);
   });
 });

@@ -1,5 +1,8 @@
 // The CLI as a user runs it (the compiled bin), for what needs no guest.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
@@ -48,7 +51,27 @@ describe('kfault CLI, before anything boots', () => {
   it('names an unknown harness and the catalogue, exit 2', () => {
     const r = kfault('sweep', 'pipe3');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^invalid kfault configuration:\n {2}harness: unknown harness 'pipe3'; expected one of: open, pipe2, socket-inet, /);
+    expect(r.stderr).toMatch(/^invalid kfault configuration:\n {2}harness: unknown harness 'pipe3'; expected a C file \(FILE\.c or FILE\.c:ARG\) or one of: open, pipe2, socket-inet, /);
+  });
+
+  it("shows the compiler's own message, with file:line, for a harness that does not compile, exit 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-harness-'));
+    writeFileSync(join(dir, 'broken.c'), 'int kfault_run(const char *arg)\n{\n\treturn undeclared;\n}\n');
+    const r = kfault('sweep', join(dir, 'broken.c:x'));
+    rmSync(dir, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`harness ${join(dir, 'broken.c')} does not compile (cc -shared -fPIC -O2 -g -Wall -Wextra -std=gnu11 -D_GNU_SOURCE):`);
+    expect(r.stderr).toMatch(/broken\.c:3:\d+: error: .undeclared. undeclared/);
+  });
+
+  it('refuses a module built for another kernel, naming both releases, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-module-'));
+    // what a .ko's .modinfo section holds, enough for the check
+    writeFileSync(join(dir, 'old.ko'), Buffer.from('\x7fELF\0\0license=GPL\0vermagic=6.1.0-99-amd64 SMP mod_unload \0', 'latin1'));
+    const r = kfault('sweep', 'pipe2', '--module', join(dir, 'old.ko'));
+    rmSync(dir, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^modules: ${join(dir, 'old.ko')} was built for kernel 6\\.1\\.0-99-amd64, but the guest runs 6\\.12\\.\\d+; rebuild it against this kernel`));
   });
 
   it('names a bad compare kernel spec, exit 2', () => {
@@ -59,24 +82,26 @@ describe('kfault CLI, before anything boots', () => {
 });
 
 describe('kfault report (offline, on results saved from a real stock 6.12.117 guest)', () => {
-  const saved = new URL('../fixtures/results/stock-6.12.117-pipe2-open.json', import.meta.url).pathname;
+  const saved = new URL('../fixtures/results/stock-6.12.117-positive-controls.json', import.meta.url).pathname;
 
-  it('prints the same tables again', () => {
+  it('prints the same tables, problems and totals again', () => {
     const r = kfault('report', saved);
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').slice(0, 11)).toEqual([
       'pipe2 — pipe2(O_CLOEXEC) (pipe2)',
-      '  nth  verdict  errno   call site',
-      '    1  failed   ENFILE  alloc_inode+0x35 <- new_inode_pseudo',
-      '    2  failed   ENFILE  alloc_pipe_info+0x66 <- create_pipe_files',
-      '    3  failed   ENFILE  alloc_pipe_info+0xf5 <- create_pipe_files',
-      '    4  failed   ENOMEM  __d_alloc+0x27 <- d_alloc_pseudo',
-      '    5  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_pseudo',
-      '    6  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_clone',
+      '  nth  verdict  errno   call site                                   result',
+      '    1  failed   ENFILE  alloc_inode+0x35 <- new_inode_pseudo        ok',
+      '    2  failed   ENFILE  alloc_pipe_info+0x66 <- create_pipe_files   ok',
+      '    3  failed   ENFILE  alloc_pipe_info+0xf5 <- create_pipe_files   ok',
+      '    4  failed   ENOMEM  __d_alloc+0x27 <- d_alloc_pseudo            ok',
+      '    5  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_pseudo  ok',
+      '    6  failed   ENOMEM  alloc_empty_file+0x8b <- alloc_file_clone   ok',
       '    7  end      -',
       "kmemleak filter: on: the stack filter rejects kmemleak's text 0xffffffff810ff27b-0xffffffff81100e6b for failslab and fail_page_alloc",
-      'pipe2: 6 failure points: 6 failed, 0 tolerated, 0 absorbed; ended at nth=7; 128 ms',
+      'pipe2: 6 failure points: 6 failed, 0 tolerated, 0 absorbed; ended at nth=7; 1300 ms',
     ]);
+    expect(r.stdout).toContain('\nproblems:\n  harness.c(leak) nth=3  kfault_test_alloc+0xe <- leaky  ENOMEM  leak: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky\n');
+    expect(r.stdout).toMatch(/^5 harnesses swept: 17 failure points: 17 failed, 0 tolerated, 0 absorbed; 3 problems; [\d.]+ s\nkernel 6\.12\.117 \(tcg\)\n$/m);
   });
 
   it('says what is wrong with a file that is not one', () => {

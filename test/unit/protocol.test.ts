@@ -1,27 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { AgentMessage, parseLine, Request } from '../../src/protocol.js';
+import { AgentMessage, parseLine, Request, StepEvent } from '../../src/protocol.js';
 
 describe('protocol', () => {
   it('accepts a sweep request', () => {
-    const line = '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":10,"kmemleakText":{"anchor":"__create_object","start":-3581,"end":3571},"kmemleakTextWhy":""}';
+    const line = '{"id":3,"type":"sweep","harness":"pipe2","library":null,"arg":"","first":4,"maxSteps":10,"skip":[6],"kmemleakText":{"anchor":"__create_object","start":-3581,"end":3571},"kmemleakTextWhy":""}';
     expect(parseLine(Request, line, 'req')).toEqual({
-      id: 3, type: 'sweep', harness: 'pipe2', maxSteps: 10, kmemleakText: { anchor: '__create_object', start: -3581, end: 3571 }, kmemleakTextWhy: '',
+      id: 3, type: 'sweep', harness: 'pipe2', library: null, arg: '', first: 4, maxSteps: 10, skip: [6], kmemleakText: { anchor: '__create_object', start: -3581, end: 3571 }, kmemleakTextWhy: '',
     });
   });
 
   it('names the field that is wrong', () => {
-    expect(() => parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","maxSteps":0,"kmemleakText":null,"kmemleakTextWhy":"off"}', 'request from host')).toThrow(
+    expect(() => parseLine(Request, '{"id":3,"type":"sweep","harness":"pipe2","library":null,"arg":"","first":1,"maxSteps":0,"skip":[],"kmemleakText":null,"kmemleakTextWhy":"off"}', 'request from host')).toThrow(
       'request from host: maxSteps: Too small: expected number to be >=1',
     );
   });
 
   it('rejects unknown request types and stray fields', () => {
-    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow("req: type: Invalid discriminator value. Expected 'sweep' | 'stress' | 'kmemleak' | 'harnesses' | 'shutdown'");
+    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow("req: type: Invalid discriminator value. Expected 'sweep' | 'stress' | 'kmemleak' | 'modules' | 'harnesses' | 'shutdown'");
     expect(() => parseLine(Request, '{"id":1,"type":"harnesses","x":1}', 'req')).toThrow('req: (root): Unrecognized key: "x"');
   });
 
   it('rejects a line that is not JSON', () => {
     expect(() => parseLine(AgentMessage, '[    5.1] random console noise', 'message from guest agent')).toThrow('message from guest agent: not JSON');
+  });
+
+  it('accepts a step event, and refuses one without the sweep thread id', () => {
+    const step = { nth: 3, ret: -12, errno: 'ENOMEM', injected: true, tid: 62, ns: 1000, kmsg: '', fault: null };
+    expect(parseLine(AgentMessage, JSON.stringify({ type: 'step', id: 4, step }), 'm')).toEqual({ type: 'step', id: 4, step });
+    const { tid: _, ...noTid } = step;
+    expect(() => parseLine(StepEvent, JSON.stringify({ type: 'step', id: 4, step: noTid }), 'm')).toThrow('m: step.tid: Invalid input: expected number, received undefined');
   });
 
   it('accepts an error reply', () => {

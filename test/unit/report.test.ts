@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
-import { callSites, counts, sweepTable, totalsLine, verdict } from '../../src/report.js';
+import { callSites, counts, problemLines, sweepTable, totalsLine, verdict } from '../../src/report.js';
+import { ResultsFile } from '../../src/results-file.js';
 import type { Step, SweepResult } from '../../src/protocol.js';
 
 const traced = readFileSync(new URL('../fixtures/kmsg/pipe2-nth3-failslab.txt', import.meta.url), 'utf8');
 const step = (nth: number, ret: number, errno: string | null, injected: boolean, kmsg = ''): Step => ({
-  nth, ret, errno, injected, ns: 1, kmsg, fault: injected ? (parseFaultSites(kmsg)[0] ?? null) : null,
+  nth, ret, errno, injected, tid: 60, ns: 1, kmsg, fault: injected ? (parseFaultSites(kmsg)[0] ?? null) : null,
 });
 
 const filterOff = { kmemleakOn: true, kernelKeepsOut: false, applied: false, note: 'off: turned off (kmemleakFilter: false)' };
@@ -18,6 +19,10 @@ const result: SweepResult = {
   complete: true,
   ms: 12.4,
   kmemleakFilter: filterOff,
+  library: null,
+  arg: null,
+  leaks: [],
+  crashes: [],
   steps: [step(1, -23, 'ENFILE', true, traced), step(2, 0, null, true), step(3, 0, null, true, traced), step(4, 0, null, false)],
 };
 
@@ -39,10 +44,10 @@ describe('report', () => {
     expect(sweepTable(result)).toBe(
       [
         'pipe2 — pipe2(O_CLOEXEC) (pipe2)',
-        '  nth  verdict    errno   call site',
-        '    1  failed     ENFILE  alloc_pipe_info+0x66 <- create_pipe_files',
-        '    2  absorbed   -       (no trace: a __GFP_NOWARN allocation)',
-        '    3  tolerated  -       alloc_pipe_info+0x66 <- create_pipe_files',
+        '  nth  verdict    errno   call site                                  result',
+        '    1  failed     ENFILE  alloc_pipe_info+0x66 <- create_pipe_files  ok',
+        '    2  absorbed   -       (no trace: a __GFP_NOWARN allocation)      ok',
+        '    3  tolerated  -       alloc_pipe_info+0x66 <- create_pipe_files  ok',
         '    4  end        -',
         'kmemleak filter: off: turned off (kmemleakFilter: false)',
         'pipe2: 3 failure points: 1 failed, 1 tolerated, 1 absorbed; ended at nth=4; 12 ms',
@@ -53,13 +58,43 @@ describe('report', () => {
   it('flags a step whose kernel log has a warning or an oops', () => {
     const warned = { ...result, steps: [step(1, -12, 'ENOMEM', true, traced + '\nWARNING: CPU: 0 PID: 55 at fs/pipe.c:800 free_pipe_info+0x10/0x20\n')] };
     expect(sweepTable(warned).split('\n')[2]).toBe(
-      '    1  failed   ENOMEM  alloc_pipe_info+0x66 <- create_pipe_files  !! WARNING: CPU: 0 PID: 55 at fs/pipe.c:800 free_pipe_info+0x10/0x20',
+      '    1  failed   ENOMEM  alloc_pipe_info+0x66 <- create_pipe_files  warning: WARNING: CPU: 0 PID: 55 at fs/pipe.c:800 free_pipe_info+0x10/0x20',
     );
   });
 
   it('says when a sweep stopped at its maximum', () => {
     expect(totalsLine([{ ...result, complete: false }], 1500)).toBe(
-      '1 harnesses swept: 3 failure points: 1 failed, 1 tolerated, 1 absorbed; 1 stopped at max-steps; 1.5 s',
+      '1 harnesses swept: 3 failure points: 1 failed, 1 tolerated, 1 absorbed; 1 stopped at max-steps; no problems; 1.5 s',
     );
+  });
+});
+
+// Saved from a real run: stock 6.12.117 under TCG, the test module (test/fixtures/kfault-test-module)
+// loaded, and its harness swept with each argument (kfault sweep ... --json).
+describe('report of the positive controls (saved real results)', () => {
+  const saved = ResultsFile.parse(JSON.parse(readFileSync(new URL('../fixtures/results/stock-6.12.117-positive-controls.json', import.meta.url), 'utf8')));
+  const of = (name: string) => saved.results.find((r) => r.harness === name)!;
+
+  it('one line per problem, tied to its step and call site', () => {
+    expect(saved.results.flatMap(problemLines)).toEqual([
+      'harness.c(leak) nth=3  kfault_test_alloc+0xe <- leaky  ENOMEM  leak: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky',
+      'harness.c(oops) nth=2  oopsy+0x2b/0x87 [kfault_test]  -  oops: BUG: kernel NULL pointer dereference, address: 0000000000000000 at oopsy+0x2b/0x87 [kfault_test]',
+      expect.stringMatching(/^harness\.c\(warn\) nth=2  kfault_test_alloc\+0xe <- warny  ENOMEM  warning: WARNING: CPU: \d PID: \d+ at .*kfault_test\.c:\d+ warny\+0x[0-9a-f]+\/0x[0-9a-f]+ \[kfault_test\]$/),
+    ]);
+  });
+
+  it('marks the crashed step in the table and goes on after it', () => {
+    expect(sweepTable(of('harness.c(oops)')).split('\n').slice(2, 6)).toEqual([
+      '    1  failed   ENOMEM  kfault_test_alloc+0xe <- oopsy  ok',
+      '    2  crashed  -       oopsy+0x2b/0x87 [kfault_test]   oops: BUG: kernel NULL pointer dereference, address: 0000000000000000 at oopsy+0x2b/0x87 [kfault_test]',
+      '    3  failed   ENOMEM  kfault_test_alloc+0xe <- oopsy  ok',
+      '    4  end      -',
+    ]);
+    expect(saved.restarts).toBe(1);
+  });
+
+  it('nothing on the correct error paths', () => {
+    expect(problemLines(of('harness.c(clean)'))).toEqual([]);
+    expect(problemLines(of('pipe2'))).toEqual([]);
   });
 });

@@ -1,0 +1,65 @@
+// Positive controls: an out-of-tree module (test/fixtures/kfault-test-module) whose ioctls leak,
+// dereference NULL and WARN on purpose, each on one error path. kfault builds it against the
+// kernel it built, loads it in the guest, sweeps its harness (a user's C file) and must report
+// exactly those three problems, at their steps, and nothing on the correct paths.
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { problems } from '../../src/report.js';
+import { ResultsFile } from '../../src/results-file.js';
+
+const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+const fixture = new URL('../fixtures/kfault-test-module', import.meta.url).pathname;
+let saved: ResultsFile;
+let stdout: string;
+const of = (arg: string) => saved.results.find((r) => r.harness === `harness.c(${arg})`)!;
+
+beforeAll(() => {
+  // leak first and oops after it: the crash reboots the guest, and the leak must still be found
+  const args = ['leak', 'oops', 'warn', 'clean'].map((a) => `${fixture}/harness.c:${a}`);
+  const r = spawnSync(process.execPath, [bin, 'sweep', ...args, '--module', fixture, '--json'], { encoding: 'utf8', timeout: 600_000 });
+  expect(r.status, r.stderr).toBe(1); // problems found
+  stdout = r.stdout;
+  saved = ResultsFile.parse(JSON.parse(r.stdout));
+}, 600_000);
+
+describe('positive controls: the test module on the real guest', () => {
+  it('the leak, at nth=3 (the third allocation fails, the first is not freed), with its backtrace', () => {
+    const r = of('leak');
+    expect(r.leaks.map((l) => l.nth)).toEqual([3]);
+    const { leak } = r.leaks[0]!;
+    expect(leak.comm).toBe('kf#3');
+    expect(leak.size).toBe(256); // kmalloc(200) comes from kmalloc-256
+    expect(leak.frames.map((f) => f.split('+')[0])).toEqual(expect.arrayContaining(['kfault_test_alloc', 'leaky', 'kfault_test_ioctl']));
+    expect(r.steps.find((s) => s.nth === 3)).toMatchObject({ errno: 'ENOMEM', injected: true });
+    expect(problems(r)).toEqual([{ nth: 3, kind: 'leak', text: '1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky' }]);
+  });
+
+  it('the oops, at nth=2, then a fresh guest and the rest of the sweep', () => {
+    const r = of('oops');
+    expect(r.crashes).toHaveLength(1);
+    expect(r.crashes[0]).toMatchObject({ nth: 2, kind: 'oops', headline: expect.stringMatching(/^BUG: kernel NULL pointer dereference/) });
+    expect(r.crashes[0]!.at).toMatch(/^oopsy\+0x[0-9a-f]+\/0x[0-9a-f]+ \[kfault_test\]$/);
+    expect(r.steps.map((s) => [s.nth, s.errno])).toEqual([[1, 'ENOMEM'], [3, 'ENOMEM'], [4, null]]);
+    expect(r.complete).toBe(true);
+    expect(saved.restarts).toBe(1);
+  });
+
+  it('the warning, at nth=2, from the step that logged it', () => {
+    const r = of('warn');
+    expect(problems(r)).toEqual([{ nth: 2, kind: 'warning', text: expect.stringMatching(/^WARNING: CPU: \d+ PID: \d+ at .*kfault_test\.c:\d+ warny\+/) }]);
+  });
+
+  it('nothing on the correct error paths', () => {
+    const r = of('clean');
+    expect(r.steps.filter((s) => s.injected).map((s) => s.errno)).toEqual(['ENOMEM', 'ENOMEM', 'ENOMEM']);
+    expect(problems(r)).toEqual([]);
+    expect(saved.kmemleak).toMatchObject({ enabled: true, unattributed: [] });
+  });
+
+  it('every failure point carries its call site', () => {
+    for (const r of saved.results) {
+      for (const s of r.steps.filter((x) => x.injected)) expect(s.fault?.callSite, `${r.harness} nth=${s.nth}`).toMatch(/^kfault_test_alloc\+0x/);
+    }
+    expect(stdout).not.toBe('');
+  });
+});
