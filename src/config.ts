@@ -10,6 +10,8 @@ export const defaults = {
     image: undefined as string | undefined,
     fragments: [] as string[],
     patches: undefined as string | undefined,
+    /** add kernel/kasan.config (generic KASAN): use-after-free on error paths is reported */
+    kasan: false,
   },
   machine: {
     accel: 'auto' as 'auto' | 'kvm' | 'tcg',
@@ -45,6 +47,7 @@ const Kernel = z.strictObject({
   image: z.string().min(1).optional(),
   fragments: z.array(z.string().min(1)).default(defaults.kernel.fragments),
   patches: z.string().min(1).optional(),
+  kasan: z.boolean().default(defaults.kernel.kasan),
 });
 
 const Machine = z.strictObject({
@@ -77,7 +80,7 @@ export const ConfigSchema = z.strictObject({
   kernel: Kernel.default({ ...defaults.kernel }),
   machine: Machine.default({ ...defaults.machine }),
   sweep: Sweep.default({ ...defaults.sweep }),
-  modules: z.array(z.union([z.string().min(1).transform((path) => ({ path, params: '' })), Module])).default([]),
+  modules: z.array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), Module)).default([]),
   kmemleak: Kmemleak.default({ ...defaults.kmemleak }),
   logDir: z.string().min(1).default(defaults.logDir),
 });
@@ -104,6 +107,7 @@ export function checkImageExtras(c: Config): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   if (c.kernel.fragments.length) out.push({ path: 'kernel.fragments', message: 'cannot apply config fragments to a prebuilt kernel.image' });
   if (c.kernel.patches) out.push({ path: 'kernel.patches', message: 'cannot apply patches to a prebuilt kernel.image' });
+  if (c.kernel.kasan) out.push({ path: 'kernel.kasan', message: 'cannot add KASAN to a prebuilt kernel.image; build it with CONFIG_KASAN instead' });
   return out;
 }
 

@@ -9,6 +9,7 @@ export const options = {
   tree: { type: 'string' },
   fragment: { type: 'string', multiple: true },
   patches: { type: 'string' },
+  kasan: { type: 'boolean' },
   accel: { type: 'string' },
   cpus: { type: 'string' },
   memory: { type: 'string' },
@@ -65,7 +66,7 @@ export function configFrom(flags: Flags): Config {
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   return parseConfig({
     ...file,
-    kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches }) },
+    kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
     sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }) },
     ...(flags.module ? { modules: [...((file.modules as unknown[] | undefined) ?? []), ...flags.module] } : {}),

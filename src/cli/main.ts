@@ -34,6 +34,7 @@ options:
   --tree PATH           build this kernel tree instead of Debian's linux-source
   --fragment FILE       an extra Kconfig fragment (repeatable)
   --patches DIR         a patch series (DIR/series) applied to the Debian source
+  --kasan               a KASAN kernel (kernel/kasan.config; its own cache entry)
   --accel auto|kvm|tcg  default auto: KVM when it works, TCG otherwise
   --cpus N --memory MiB the guest's size
   --max-steps N         stop a sweep after N steps (default 1000)

@@ -18,6 +18,7 @@ import { run } from './run.js';
 /** Bump when the way kernels are built changes, so old cache entries are not reused. */
 const RECIPE = 1;
 export const DEFAULT_FRAGMENT = join(packageRoot, 'kernel/kfault.config');
+export const KASAN_FRAGMENT = join(packageRoot, 'kernel/kasan.config');
 export const DEFAULT_PATCHES = join(packageRoot, 'kernel/patches');
 /** kfault's kernel patch: kmemleak's own allocations never take an injected fault */
 export const DEFAULT_KMEMLEAK_PATCH = join(packageRoot, 'kernel/patches/kmemleak-no-fault-inject');
@@ -89,7 +90,7 @@ export function checkTree(path: string): string {
 }
 
 function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
-  return [DEFAULT_FRAGMENT, ...config.kernel.fragments.map((f) => resolve(f))].map((path) => {
+  return [DEFAULT_FRAGMENT, ...(config.kernel.kasan ? [KASAN_FRAGMENT] : []), ...config.kernel.fragments.map((f) => resolve(f))].map((path) => {
     if (!existsSync(path)) throw new Error(`kernel.fragments: ${path} does not exist`);
     return { path, text: readFileSync(path, 'utf8') };
   });

@@ -3,6 +3,9 @@
 // kernel it built, loads it in the guest, sweeps its harness (a user's C file) and must report
 // exactly those three problems, at their steps, and nothing on the correct paths.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { problems } from '../../src/report.js';
 import { ResultsFile } from '../../src/results-file.js';
@@ -61,5 +64,34 @@ describe('positive controls: the test module on the real guest', () => {
       for (const s of r.steps.filter((x) => x.injected)) expect(s.fault?.callSite, `${r.harness} nth=${s.nth}`).toMatch(/^kfault_test_alloc\+0x/);
     }
     expect(stdout).not.toBe('');
+  });
+});
+
+describe('a hang, and kmemleak that cannot check', () => {
+  let hang: ResultsFile;
+  let status: number | null;
+
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-config-'));
+    const config = join(dir, 'kfault.config.json');
+    // kmemleak=off: the detector is off from boot, so every kmemleak command fails
+    writeFileSync(config, JSON.stringify({ machine: { stepTimeoutMs: 10_000, cmdline: ['kmemleak=off'] }, modules: [fixture] }));
+    const r = spawnSync(process.execPath, [bin, 'sweep', `${fixture}/harness.c:hang`, '--config', config, '--json'], { encoding: 'utf8', timeout: 600_000 });
+    rmSync(dir, { recursive: true });
+    status = r.status;
+    expect(r.stdout, r.stderr).not.toBe('');
+    hang = ResultsFile.parse(JSON.parse(r.stdout));
+  }, 600_000);
+
+  it('a step that never returns is killed at machine.stepTimeoutMs, reported as a hang, and the sweep goes on', () => {
+    const r = hang.results[0]!;
+    expect(r.crashes).toEqual([expect.objectContaining({ nth: 2, kind: 'hang', headline: 'no step finished within 10000 ms; QEMU was killed' })]);
+    expect(r.steps.map((s) => [s.nth, s.errno])).toEqual([[1, 'ENOMEM'], [3, 'ENOMEM'], [4, null]]);
+    expect(hang.restarts).toBe(1);
+  });
+
+  it('kmemleak that cannot run is a failure of its own, never "no leaks"', () => {
+    expect(hang.kmemleak).toMatchObject({ enabled: false, why: expect.stringMatching(/^stack=off: EPERM/) });
+    expect(status).toBe(1);
   });
 });

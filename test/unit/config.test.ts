@@ -49,6 +49,28 @@ describe('config', () => {
     );
   });
 
+  it('takes modules as paths or {path, params}, and prints a bad one', () => {
+    expect(parseConfig({ modules: ['mod', { path: 'x.ko', params: 'debug=1' }] }).modules).toEqual([
+      { path: 'mod', params: '' },
+      { path: 'x.ko', params: 'debug=1' },
+    ]);
+    expect(printed({ modules: [{ params: 'x=1' }] })).toBe(
+      ['invalid kfault configuration:', '  modules.0.path: Invalid input: expected string, received undefined'].join('\n'),
+    );
+  });
+
+  it('prints a kmemleak suppression that is not a function name', () => {
+    expect(printed({ kmemleak: { suppress: ['leaky+0x11/0x6f'] } })).toBe(
+      'invalid kfault configuration:\n  kmemleak.suppress.0: expected a function name, as kmemleak prints it in a backtrace',
+    );
+  });
+
+  it('refuses KASAN on a prebuilt image (cross-field check)', () => {
+    expect(printed({ kernel: { image: '/boot/vmlinuz', kasan: true } })).toBe(
+      "invalid kfault configuration:\n  kernel.kasan: cannot add KASAN to a prebuilt kernel.image; build it with CONFIG_KASAN instead",
+    );
+  });
+
   it('prints a bad kernel source package name', () => {
     expect(printed({ kernel: { source: 'linux-6.12' } })).toBe(
       'invalid kfault configuration:\n  kernel.source: expected a Debian package name like linux-source-6.12',
