@@ -4,7 +4,11 @@ import { z } from 'zod';
 import { Leak } from './kmsg/kmemleak-report.js';
 import { SweepResult } from './protocol.js';
 
+/** Bump when the shape changes in a way old readers would misread. */
+export const RESULTS_SCHEMA = 'kfault/results@1';
+
 export const ResultsFile = z.strictObject({
+  schema: z.literal(RESULTS_SCHEMA),
   kernel: z.string(),
   accel: z.string(),
   results: z.array(SweepResult),

@@ -1,4 +1,5 @@
 // The kfault command line.
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ConfigError, type Config, type ConfigProblem } from '../config.js';
 import { attributeLeaks } from '../attribution.js';
@@ -11,8 +12,10 @@ import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
 import { compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
-import type { Leak } from '../kmsg/kmemleak-report.js';
-import { readResultsFile } from '../results-file.js';
+import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
+import { junit } from '../reports/junit.js';
+import { ktap } from '../reports/ktap.js';
+import { mergeResults, MergeError } from '../reports/merge.js';
 import { problemLines, problems, sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
@@ -24,7 +27,8 @@ commands:
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue);
                         a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
-  report FILE           print the tables of a saved "kfault sweep --json" again (no guest)
+  report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
+                        ktap|json; --merge joins the results of several shards
   harnesses             list the built-in harnesses
   doctor                say what the host lacks and how to install it
 
@@ -46,7 +50,9 @@ options:
                         step (default on)
   --module DIR|KO       a kernel module to load first: a kbuild dir (built against the
                         kernel) or a .ko built for it (repeatable)
-  --json                print results as JSON
+  --json                print results as JSON (schema kfault/results@1)
+  --junit FILE, --ktap FILE
+                        sweep: also write the results as JUnit XML, or as KTAP
   --print-qemu          print the exact QEMU command line
   --console             echo the guest's console
   --log-dir DIR         where console logs go (default .kfault)`;
@@ -72,14 +78,8 @@ function targetsOf(names: string[]): Target[] {
   return targets;
 }
 
-export interface Batch {
-  kernel: string;
-  accel: string;
-  results: SweepResult[];
-  /** null: not checked (kmemleak.check false) */
-  kmemleak: { enabled: boolean; why: string | null; unattributed: Leak[]; suppressed: number; raw: string } | null;
-  restarts: number;
-}
+/** What a batch of sweeps found: the results file kfault sweep --json writes. */
+export type Batch = ResultsFile;
 
 async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void): Promise<Batch> {
   const targets = targetsOf(names);
@@ -123,7 +123,7 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
   } finally {
     await guest.close();
   }
-  return { kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts };
+  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts };
 }
 
 /** What the kmemleak check found beyond the steps' own leaks. */
@@ -167,6 +167,8 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
   const r = await sweepOn(config, flags, names, (one) => {
     if (!flags.json) console.log(sweepTable(one) + '\n');
   });
+  if (flags.junit) writeFileSync(flags.junit, junit(r));
+  if (flags.ktap) writeFileSync(flags.ktap, ktap(r));
   if (flags.json) console.log(JSON.stringify(r, null, 2));
   else console.log(batchFooter(r, Date.now() - start));
   return batchFailed(r) ? 1 : 0;
@@ -181,6 +183,24 @@ function batchFooter(r: Batch, ms: number): string {
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),
   ].join('\n');
+}
+
+/** kfault report FILE... [--merge] [--format table|junit|ktap|json]: offline, no guest. */
+function report(flags: Flags, files: string[]): number {
+  if (!files.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault report RESULTS.json... (from kfault sweep --json)' }]);
+  if (files.length > 1 && !flags.merge) throw new ConfigError([{ path: 'argv', message: `${files.length} results files: add --merge to join shards into one report` }]);
+  const format = flags.format ?? 'table';
+  if (!['table', 'junit', 'ktap', 'json'].includes(format)) throw new ConfigError([{ path: '--format', message: `expected table, junit, ktap or json, got '${format}'` }]);
+  const saved = mergeResults(files.map((path) => ({ path, file: readResultsFile(path) })));
+  if (format === 'junit') process.stdout.write(junit(saved));
+  else if (format === 'ktap') process.stdout.write(ktap(saved));
+  else if (format === 'json') console.log(JSON.stringify(saved, null, 2));
+  else {
+    for (const r of saved.results) console.log(sweepTable(r) + '\n');
+    console.log(batchFooter(saved, saved.results.reduce((ms, r) => ms + r.ms, 0)));
+    console.log(`kernel ${saved.kernel} (${saved.accel})`);
+  }
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -210,14 +230,8 @@ export async function main(argv: string[]): Promise<number> {
         return await kernelBuild(configFrom(flags));
       case 'sweep':
         return await sweep(configFrom(flags), flags, rest);
-      case 'report': {
-        if (!rest[0]) throw new ConfigError([{ path: 'argv', message: 'expected: kfault report RESULTS.json (from kfault sweep --json)' }]);
-        const saved = readResultsFile(rest[0]);
-        for (const r of saved.results) console.log(sweepTable(r) + '\n');
-        console.log(batchFooter(saved, saved.results.reduce((ms, r) => ms + r.ms, 0)));
-        console.log(`kernel ${saved.kernel} (${saved.accel})`);
-        return 0;
-      }
+      case 'report':
+        return report(flags, rest);
       case 'compare':
         return await compare(configFrom(flags), flags, rest);
       default:
@@ -228,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
       err(e.message);
       return e.exitCode;
     }
-    if (e instanceof HarnessCompileError || e instanceof ModuleError) {
+    if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError) {
       err(e.message);
       return 2;
     }

@@ -1,0 +1,53 @@
+// The failure points of a sweep as report formats list them: each injected step and each step
+// that crashed, with its problems; plus problems of the harness's setup/teardown.
+import { problems, type Problem } from '../report.js';
+import type { Crash, Step, SweepResult } from '../protocol.js';
+
+export interface FailurePoint {
+  nth: number;
+  /** "nth=3 ENOMEM kfault_test_alloc+0xe <- leaky" */
+  name: string;
+  seconds: number;
+  problems: Problem[];
+  step?: Step;
+  crash?: Crash;
+}
+
+function where(s: Step | undefined, c: Crash | undefined): string {
+  if (c) return c.at ?? '?';
+  if (!s?.fault) return s?.injected ? '(no trace)' : '';
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ');
+}
+
+export function failurePoints(r: SweepResult): FailurePoint[] {
+  const all = problems(r);
+  const nths = [...new Set([...r.steps.filter((s) => s.injected).map((s) => s.nth), ...r.crashes.map((c) => c.nth)])].sort((a, b) => a - b);
+  return nths.map((nth) => {
+    const step = r.steps.find((s) => s.nth === nth);
+    const crash = r.crashes.find((c) => c.nth === nth);
+    const errno = crash ? 'crashed' : (step?.errno ?? 'ok');
+    return { nth, name: `nth=${nth} ${errno} ${where(step, crash)}`.trimEnd(), seconds: (step?.ns ?? 0) / 1e9, problems: all.filter((p) => p.nth === nth), step, crash };
+  });
+}
+
+/** Problems outside any step (the harness's setup or teardown leaked). */
+export function harnessProblems(r: SweepResult): Problem[] {
+  return problems(r).filter((p) => p.nth === null);
+}
+
+/** The kernel's own words for a problem at a failure point: the crash report, the logged
+ * warning or BUG with its trace, or the leak as kmemleak printed its fields. */
+export function excerpt(r: SweepResult, p: FailurePoint | null, problem: Problem): string {
+  if (problem.kind === 'leak') {
+    return r.leaks
+      .filter((l) => l.nth === (p?.nth ?? null))
+      .map(({ leak }) => [`unreferenced object ${leak.address} (size ${leak.size}):`, `  comm "${leak.comm}", pid ${leak.pid}, jiffies ${leak.jiffies}`, `  backtrace (crc ${leak.crc ?? '?'}):`, ...leak.frames.map((f) => `    ${f}`)].join('\n'))
+      .join('\n');
+  }
+  if (p?.crash) return p.crash.log.join('\n');
+  const lines = (p?.step?.kmsg ?? '').split('\n');
+  const start = lines.findIndex((l) => l.startsWith(problem.text));
+  if (start < 0) return problem.text;
+  const end = lines.findIndex((l, i) => i > start && /^---\[ end trace/.test(l));
+  return lines.slice(start, end < 0 ? start + 40 : end + 1).join('\n');
+}
