@@ -184,9 +184,11 @@ say "sweep pipe2 in the container: $t_sweep"
 t_tree=
 if [ -n "${KFAULT_DOCKER_TREE:-}" ]; then
   tree=$(cd "$KFAULT_DOCKER_TREE" && pwd)
-  say "docker run -v $tree:/src:ro $image sweep pipe2 (the tree is built first)"
+  # not read-only: kfault's build runs the tree's merge_config.sh, which makes (and removes) a
+  # temporary file in the tree; it also writes its console logs to /src/.kfault
+  say "docker run -v $tree:/src $image sweep pipe2 (the tree is built first)"
   t=$(now)
-  rc=0; run -v "$tree:/src:ro" "$image" sweep pipe2 >"$tmp/tree.out" 2>"$tmp/tree.err" || rc=$?
+  rc=0; run -v "$tree:/src" "$image" sweep pipe2 >"$tmp/tree.out" 2>"$tmp/tree.err" || rc=$?
   t_tree=$(took "$t")
   cat "$tmp/tree.err" "$tmp/tree.out" >&2
   [ "$rc" = 0 ] || die "kfault sweep pipe2 on the mounted tree exited $rc"
