@@ -1,0 +1,39 @@
+#!/bin/sh
+# Run once in the image build, after kfault has built its kernels: keep what a run needs, drop
+# the rest (about 2 GB per kernel) so that the layer stays small.
+#
+# Kept per kernel:
+# - the cache entry, $XDG_CACHE_HOME/kfault/kernels/<key>/ (bzImage, System.map, config,
+#   kmemleak's text range): what `kfault sweep` boots, found by the same cache key at run time;
+# - in place of the build dir $XDG_CACHE_HOME/kfault/build/<key>/ (objects, ~235 MB) and the
+#   unpacked source it was built from (~1.7 GB): an external-module build tree made by the
+#   kernel's own scripts/package/install-extmod-build (~65 MB, what Debian's linux-headers packages
+#   hold), after `make modules` has written Module.symvers, which kfault would otherwise make
+#   before its first out-of-tree module build. `make -C <that dir> M=<module> modules` then works
+#   as it does on the full build dir, so `kfault sweep --module DIR` builds modules at run time.
+# - the stock source's scripts/ (checkpatch.pl, which the test suite runs on kfault's patch).
+# Dropped: ccache's cache. kfault unpacks a source again whenever it has to build another kernel.
+set -eu
+cache=${XDG_CACHE_HOME:?}/kfault
+cc=gcc
+if ccache --version >/dev/null 2>&1; then cc='ccache gcc'; fi # as kfault built them
+
+for out in "$cache"/build/*; do
+  [ -d "$out" ] || continue
+  src=$(readlink -f "$out/source")
+  echo "slim-kernel-cache: $out (source $src)"
+  [ -f "$out/Module.symvers" ] || make -s -C "$out" ARCH=x86_64 CC="$cc" modules
+  (cd "$out" && srctree="$src" SRCARCH=x86 CC=gcc HOSTCC=gcc MAKE=make sh "$src/scripts/package/install-extmod-build" "$out.extmod")
+  rm -rf "$out"
+  mv "$out.extmod" "$out"
+done
+
+for src in "$cache"/src/*; do
+  [ -d "$src" ] || continue
+  case "$src" in
+    *_stock) find "$src" -mindepth 1 -maxdepth 1 ! -name scripts -exec rm -rf {} + ;;
+    *) rm -rf "$src" ;;
+  esac
+done
+rm -rf "${XDG_CACHE_HOME:?}/ccache"
+du -sh "$cache"/kernels/* "$cache"/build/* "$cache"/src/*
