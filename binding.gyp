@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/guest.c",
         "native/harnesses.c",
+        "native/isolate.c",
         "native/modules.c",
         "native/stress.c",
         "native/sweep.c",

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -48,26 +49,19 @@ public:
 		  deferred_(Napi::Promise::Deferred::New(env)), on_step_(Napi::Persistent(on_step)),
 		  dir_(std::move(dir)), opts_(opts), skip_(std::move(skip)) {}
 
-	~SweepWorker() override { kf_user_close(&user_); }
-
 	Napi::Promise Promise() { return deferred_.Promise(); }
 
-	// The harness: a built-in by name, or a user's shared object.
+	// The harness: a built-in by name, or a user's shared object (loaded in a child process).
 	bool Use(Napi::Env env, const std::string &name, const std::string &library, const std::string &arg)
 	{
-		if (library.empty()) {
-			harness_ = kf_find_harness(name.c_str());
-			if (!harness_)
-				deferred_.Reject(Napi::Error::New(env, "unknown harness '" + name + "'").Value());
-			return harness_ != nullptr;
-		}
-		kf_error e{};
-		if (kf_user_open(library.c_str(), arg.c_str(), &user_, &user_harness_, &e) < 0) {
-			deferred_.Reject(ErrnoError(env, e).Value());
-			return false;
-		}
-		harness_ = &user_harness_;
-		return true;
+		library_ = library;
+		arg_ = arg;
+		if (!library.empty())
+			return true;
+		harness_ = kf_find_harness(name.c_str());
+		if (!harness_)
+			deferred_.Reject(Napi::Error::New(env, "unknown harness '" + name + "'").Value());
+		return harness_ != nullptr;
 	}
 
 	void Execute(const ExecutionProgress &progress) override
@@ -75,7 +69,11 @@ public:
 		opts_.skip = skip_.data();
 		opts_.nskip = skip_.size();
 		progress_ = &progress;
-		failed_ = kf_sweep(harness_, dir_.c_str(), &opts_, OnStep, this, &complete_, &error_) < 0;
+		if (!library_.empty())
+			failed_ = kf_sweep_isolated(library_.c_str(), arg_.c_str(), dir_.c_str(), &opts_,
+						    OnStep, this, &complete_, &error_) < 0;
+		else
+			failed_ = kf_sweep(harness_, dir_.c_str(), &opts_, OnStep, this, &complete_, &error_) < 0;
 	}
 
 	void OnProgress(const StepEvent *events, size_t count) override
@@ -89,6 +87,7 @@ public:
 			o.Set("ret", s.ret);
 			o.Set("injected", Napi::Boolean::New(env, s.injected));
 			o.Set("tid", s.tid);
+			o.Set("signal", s.signal ? Napi::Value(Napi::String::New(env, sigabbrev_np(s.signal) ? std::string("SIG") + sigabbrev_np(s.signal) : std::to_string(s.signal))) : env.Null());
 			o.Set("ns", Napi::Number::New(env, (double)s.ns));
 			o.Set("kmsg", Napi::String::New(env, events[i].kmsg));
 			on_step_.Call({ o });
@@ -124,8 +123,7 @@ private:
 	kf_sweep_opts opts_;
 	std::vector<int> skip_;
 	const kf_harness *harness_ = nullptr;
-	kf_user user_{};
-	kf_harness user_harness_{};
+	std::string library_, arg_;
 	const ExecutionProgress *progress_ = nullptr;
 	int complete_ = 0;
 	bool failed_ = false;

@@ -51,6 +51,7 @@ struct kf_step {
 	int ret;       /* 0, or -errno as returned by the harness */
 	int injected;  /* fail-nth read back 0: the nth fault-injection point was reached and failed */
 	int tid;       /* the sweep's thread: kmemleak and oops reports name it, with comm "kf#<nth>" */
+	int signal;    /* a user's harness killed its process during this step (SIGSEGV...); else 0 */
 	long long ns;  /* wall time of the run */
 	const char *kmsg; /* what the kernel logged during the step: message texts, one per line */
 	size_t kmsg_len;
@@ -62,6 +63,8 @@ struct kf_sweep_opts {
 	int first, last;
 	const int *skip;
 	size_t nskip;
+	/* called before each step is armed; may be NULL */
+	void (*on_start)(void *opaque, int nth);
 };
 
 /* Called on the sweep's thread after each step; s and its kmsg are valid only during the call. */
@@ -88,6 +91,18 @@ int kf_in_guest(struct kf_error *e);
  * faults are never left armed on return. */
 int kf_sweep(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
 	     kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e);
+
+/* kf_sweep's loop, on the calling thread. */
+int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
+		  kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e);
+
+/* Sweeps a user's harness (a shared object) in a child process of its own, so a harness that
+ * crashes (SIGSEGV...) costs only its step: it is reported through on_step with s->signal set,
+ * and the sweep goes on in a new child at the next step. The shared object is loaded only in
+ * the child. Returns like kf_sweep. */
+int kf_sweep_isolated(const char *library, const char *arg, const char *dir,
+		      const struct kf_sweep_opts *o, kf_step_fn on_step, void *opaque,
+		      int *complete, struct kf_error *e);
 
 /* Loads a user's harness from a shared object; fills *h to sweep it. */
 int kf_user_open(const char *path, const char *arg, struct kf_user *u, struct kf_harness *h,

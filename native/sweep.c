@@ -149,7 +149,7 @@ static void name_step(int nth)
 	prctl(PR_SET_NAME, name);
 }
 
-static int sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
+int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
 		      kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
 {
 	struct kmsg_buf log = { 0 };
@@ -194,6 +194,8 @@ static int sweep_here(const struct kf_harness *h, const char *dir, const struct 
 
 		if (skipped(o, nth))
 			continue;
+		if (o->on_start)
+			o->on_start(opaque, nth);
 		reset_ctx(&ctx, h, dir);
 		name_step(nth);
 		if (kmsg >= 0)
@@ -247,7 +249,7 @@ static void *sweep_thread(void *arg)
 {
 	struct sweep_job *j = arg;
 
-	j->ret = sweep_here(j->h, j->dir, j->o, j->on_step, j->opaque, j->complete, j->e);
+	j->ret = kf_sweep_here(j->h, j->dir, j->o, j->on_step, j->opaque, j->complete, j->e);
 	return NULL;
 }
 

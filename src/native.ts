@@ -15,6 +15,8 @@ export interface NativeStep {
   injected: boolean;
   /** the sweep's own thread (kf_sweep starts one per sweep) */
   tid: number;
+  /** a user's harness process died of this signal in this step ("SIGSEGV"); ret means nothing then */
+  signal: string | null;
   ns: number;
   /** what the kernel logged during the step (/dev/kmsg message texts, one per line) */
   kmsg: string;

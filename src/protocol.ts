@@ -17,6 +17,8 @@ export const Step = z.object({
   injected: z.boolean(),
   /** the sweep's thread in the guest: kmemleak and oops reports name it (pid), comm "kf#<nth>" */
   tid: z.number().int(),
+  /** a user's harness was killed by this signal (e.g. "SIGSEGV") during the step, in user space */
+  signal: z.string().nullable().default(null),
   ns: z.number().nonnegative(),
   kmsg: z.string(),
   /** where the injected fault struck, from its stack trace; null when none was logged */

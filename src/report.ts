@@ -17,9 +17,10 @@ import type { Step, SweepResult } from './protocol.js';
  * __GFP_NOWARN allocation of the code under test, which tolerated the failure; likewise on a
  * kernel that keeps kmemleak's allocations out of fault injection itself (kfault's patch).
  */
-export type Verdict = 'failed' | 'tolerated' | 'absorbed' | 'end';
+export type Verdict = 'failed' | 'tolerated' | 'absorbed' | 'end' | 'crashed';
 
 export function verdict(s: Step, r: Pick<SweepResult, 'kmemleakFilter'>): Verdict {
+  if (s.signal) return 'crashed';
   if (!s.injected) return 'end';
   if (s.ret < 0) return 'failed';
   if (s.fault) return s.fault.inKmemleak ? 'absorbed' : 'tolerated';
@@ -48,7 +49,7 @@ export function callSites(r: SweepResult): string[] {
 /** What went wrong at a failure point, besides its errno. */
 export interface Problem {
   nth: number | null;
-  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang';
+  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang' | 'signal';
   text: string;
 }
 
@@ -61,6 +62,7 @@ export function problems(r: SweepResult): Problem[] {
   const out: Problem[] = [];
   for (const c of r.crashes) out.push({ nth: c.nth, kind: c.kind, text: c.headline + (c.at ? ` at ${c.at}` : '') });
   for (const s of r.steps) for (const h of kernelProblems(s.kmsg)) out.push({ nth: s.nth, kind: kindOf(h), text: h });
+  for (const s of r.steps) if (s.signal) out.push({ nth: s.nth, kind: 'signal', text: `the harness was killed by ${s.signal} (in user space; the sweep went on in a new process)` });
   const byStep = new Map<number | null, Leak[]>();
   for (const { nth, leak } of r.leaks) byStep.set(nth, [...(byStep.get(nth) ?? []), leak]);
   for (const [nth, leaks] of byStep) out.push({ nth, kind: 'leak', text: leakSummary(leaks) });
@@ -70,7 +72,7 @@ export function problems(r: SweepResult): Problem[] {
 function problemCounts(r: SweepResult): string {
   const p = problems(r);
   if (!p.length) return '';
-  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang'] as const;
+  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal'] as const;
   return '; problems: ' + kinds.flatMap((k) => {
     const n = p.filter((x) => x.kind === k).length;
     return n ? [`${n} ${k}${n === 1 ? '' : k === 'oops' ? '' : 's'}`] : [];
@@ -80,8 +82,9 @@ function problemCounts(r: SweepResult): string {
 export function summaryLine(r: SweepResult): string {
   const c = counts(r);
   const end = r.complete ? `ended at nth=${Math.max(0, ...r.steps.map((s) => s.nth))}` : `stopped at max-steps ${r.maxSteps} (more failure points remain)`;
-  const crashed = r.crashes.length ? `; ${r.crashes.length} crashed the guest` : '';
-  return `${r.harness}: ${c.points + r.crashes.length} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed${crashed}${problemCounts(r)}; ${end}; ${Math.round(r.ms)} ms`;
+  const killed = r.steps.filter((s) => s.signal).length;
+  const crashed = (r.crashes.length ? `; ${r.crashes.length} crashed the guest` : '') + (killed ? `; ${killed} killed the harness` : '');
+  return `${r.harness}: ${c.points + r.crashes.length + killed} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed${crashed}${problemCounts(r)}; ${end}; ${Math.round(r.ms)} ms`;
 }
 
 function site(s: Step): string {

@@ -95,7 +95,7 @@ export const kernelTest = createKernelTest();
 interface Matchers<R = unknown> {
   /** kmemleak was checked after the sweep and no step leaked */
   toHaveNoLeaks(): R;
-  /** no step crashed, hung, oopsed or warned */
+  /** no step crashed (the kernel or the harness), hung, oopsed or warned */
   toHandleEveryFailure(): R;
 }
 
@@ -124,7 +124,7 @@ expect.extend({
     };
   },
   toHandleEveryFailure(received: CheckedSweep) {
-    const bad = lines(received, ['oops', 'panic', 'warning', 'hang']);
+    const bad = lines(received, ['oops', 'panic', 'warning', 'hang', 'signal']);
     return {
       pass: bad.length === 0,
       message: () => (bad.length ? `expected every failure point of ${received.harness} to be handled, but:\n${bad.map((l) => `  ${l}`).join('\n')}` : `expected ${received.harness} to mishandle a failure point, but none did`),

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { ConfigError, type Config, type ConfigProblem } from '../config.js';
 import { attributeLeaks } from '../attribution.js';
 import { compileHarness, HarnessCompileError, parseHarnessSpec } from '../harness/compile.js';
+import { writeHarnessTemplate } from '../harness/template.js';
 import { ModuleError, modulesFor } from '../kernel/modules.js';
 import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
@@ -30,6 +31,7 @@ commands:
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
   harnesses             list the built-in harnesses
+  new-harness NAME      write NAME.c, a commented starting point for your own harness
   doctor                say what the host lacks and how to install it
 
 options:
@@ -217,6 +219,12 @@ export async function main(argv: string[]): Promise<number> {
         for (const l of lines) console.log(l.text);
         return lines.every((l) => l.ok) ? 0 : 1;
       }
+      case 'new-harness': {
+        if (!rest[0]) throw new ConfigError([{ path: 'argv', message: 'expected: kfault new-harness NAME' }]);
+        const file = writeHarnessTemplate(rest[0]);
+        console.log(`wrote ${file}; sweep it with: npx kfault sweep ${file}`);
+        return 0;
+      }
       case 'harnesses':
         for (const h of harnesses()) console.log(`${h.name.padEnd(16)} ${h.syscall.padEnd(18)} ${h.summary}`);
         return 0;
@@ -235,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'compare':
         return await compare(configFrom(flags), flags, rest);
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, report, harnesses, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, report, harnesses, new-harness, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -21,11 +21,11 @@ function where(s: Step | undefined, c: Crash | undefined): string {
 
 export function failurePoints(r: SweepResult): FailurePoint[] {
   const all = problems(r);
-  const nths = [...new Set([...r.steps.filter((s) => s.injected).map((s) => s.nth), ...r.crashes.map((c) => c.nth)])].sort((a, b) => a - b);
+  const nths = [...new Set([...r.steps.filter((s) => s.injected || s.signal).map((s) => s.nth), ...r.crashes.map((c) => c.nth)])].sort((a, b) => a - b);
   return nths.map((nth) => {
     const step = r.steps.find((s) => s.nth === nth);
     const crash = r.crashes.find((c) => c.nth === nth);
-    const errno = crash ? 'crashed' : (step?.errno ?? 'ok');
+    const errno = crash || step?.signal ? 'crashed' : (step?.errno ?? 'ok');
     return { nth, name: `nth=${nth} ${errno} ${where(step, crash)}`.trimEnd(), seconds: (step?.ns ?? 0) / 1e9, problems: all.filter((p) => p.nth === nth), step, crash };
   });
 }

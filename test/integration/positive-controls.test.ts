@@ -95,3 +95,24 @@ describe('a hang, and kmemleak that cannot check', () => {
     expect(status).toBe(1);
   });
 });
+
+describe("a user's harness that crashes in user space", () => {
+  it('is reported as killed by SIGSEGV at its steps, and the agent lives on', () => {
+    const harness = new URL('../fixtures/harnesses/segv-on-enomem.c', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bin, 'sweep', harness, 'pipe2', '--json', '--leaks', 'off'], { encoding: 'utf8', timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(1);
+    const saved = ResultsFile.parse(JSON.parse(r.stdout));
+    const [segv, pipe2] = saved.results;
+    const killed = segv!.steps.filter((s) => s.signal);
+    expect(killed.length).toBeGreaterThan(0);
+    expect(killed.every((s) => s.signal === 'SIGSEGV')).toBe(true);
+    // the ENFILE error paths do not crash it, and the sweep reached its end
+    expect(segv!.steps.filter((s) => s.errno === 'ENFILE').length).toBeGreaterThan(0);
+    expect(segv!.complete).toBe(true);
+    expect(problems(segv!).map((p) => p.kind)).toEqual(killed.map(() => 'signal'));
+    // same guest, no reboot: the next harness was swept by the same agent
+    expect(saved.restarts).toBe(0);
+    expect(pipe2!.complete).toBe(true);
+    expect(problems(pipe2!)).toEqual([]);
+  }, 600_000);
+});

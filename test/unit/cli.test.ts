@@ -31,7 +31,7 @@ describe('kfault CLI', () => {
   it('exits 2 on an unknown command', () => {
     const r = kfault('frobnicate');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, report, harnesses, doctor\n");
+    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, report, harnesses, new-harness, doctor\n");
   });
 
   it('refuses a prebuilt image that is not a kernel', () => {
@@ -108,5 +108,20 @@ describe('kfault report (offline, on results saved from a real stock 6.12.117 gu
     const r = kfault('report', new URL('../fixtures/kmemleak/report-two-leaks.txt', import.meta.url).pathname);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^kfault: .*report-two-leaks\.txt: not a kfault results file: Unexpected token/);
+  });
+});
+
+describe('kfault new-harness', () => {
+  it('writes a commented starting file that compiles as a harness, and never overwrites', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-new-'));
+    const r = kfault('new-harness', join(dir, 'my-path'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`wrote ${join(dir, 'my-path.c')}; sweep it with: npx kfault sweep ${join(dir, 'my-path.c')}\n`);
+    const { compileHarness } = await import('../../src/harness/compile.js');
+    expect(compileHarness(join(dir, 'my-path.c'))).toMatch(/\/harnesses\/my-path-[0-9a-f]{12}\.so$/);
+    const again = kfault('new-harness', join(dir, 'my-path'));
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe(`kfault: ${join(dir, 'my-path.c')} exists; not overwriting it\n`);
+    rmSync(dir, { recursive: true });
   });
 });
