@@ -128,3 +128,15 @@ export function totalsLine(results: SweepResult[], ms: number): string {
   const found = results.flatMap(problems).length;
   return `${results.length} harnesses swept: ${sum.points} failure points: ${sum.failed} failed, ${sum.tolerated} tolerated, ${sum.absorbed} absorbed${incomplete ? `; ${incomplete} stopped at max-steps` : ''}; ${found ? `${found} problems` : 'no problems'}; ${(ms / 1000).toFixed(1)} s`;
 }
+
+const RED = '\x1b[31m';
+const GREEN = '\x1b[32m';
+const RESET = '\x1b[0m';
+
+/** Colours for a terminal: rows with a problem in red, "ok" in green. */
+export function colorize(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => (/ (leak|oops|panic|warning|hang|signal): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
+    .join('\n');
+}

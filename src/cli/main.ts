@@ -5,6 +5,8 @@ import { ConfigError, type Config, type ConfigProblem } from '../config.js';
 import { attributeLeaks } from '../attribution.js';
 import { compileHarness, HarnessCompileError, parseHarnessSpec } from '../harness/compile.js';
 import { writeHarnessTemplate } from '../harness/template.js';
+import { Progress } from '../progress.js';
+import { estimatedSteps, rememberSteps } from '../step-estimates.js';
 import { ModuleError, modulesFor } from '../kernel/modules.js';
 import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
@@ -17,7 +19,7 @@ import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-fi
 import { junit } from '../reports/junit.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
-import { problemLines, problems, sweepTable, totalsLine } from '../report.js';
+import { colorize, problemLines, problems, sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
 const USAGE = `usage: kfault <command> [options]
@@ -88,6 +90,7 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
   const kernel = await ensureKernel(config);
   const modules = await modulesFor(kernel, config.modules);
   const start = Date.now();
+  if (process.stderr.isTTY) process.stderr.write(`kfault: booting ${kernel.image}\n`);
   const guest = await boot(config, {
     kernel,
     onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined,
@@ -102,7 +105,11 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
     const bootOf: number[] = [];
     for (const t of all) {
       bootOf.push(guest.restarts);
-      const r = await guest.sweep(t.user ?? t.name);
+      const about = estimatedSteps(guest.kernel, t.name);
+      const progress = new Progress(`sweep ${t.name}`);
+      const r = await guest.sweep(t.user ?? t.name, { onStep: (s) => progress.update(`step ${s.nth}${about ? ` of about ${about}` : ''}`) });
+      progress.clear();
+      if (r.complete) rememberSteps(guest.kernel, t.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
       results.push(r);
       if (!config.kmemleak.check) onResult(r);
     }
@@ -166,8 +173,9 @@ async function kernelBuild(config: Config): Promise<number> {
 
 async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
   const start = Date.now();
+  const color = process.stdout.isTTY && !process.env.NO_COLOR ? colorize : (t: string) => t;
   const r = await sweepOn(config, flags, names, (one) => {
-    if (!flags.json) console.log(sweepTable(one) + '\n');
+    if (!flags.json) console.log(color(sweepTable(one)) + '\n');
   });
   if (flags.junit) writeFileSync(flags.junit, junit(r));
   if (flags.ktap) writeFileSync(flags.ktap, ktap(r));

@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
 import { applySeries, readSeries, type Patch } from './patches.js';
-import { Progress } from './progress.js';
+import { Progress } from '../progress.js';
 import { kmemleakRangeOfBuild } from './kmemleak-text.js';
 import type { TextRange } from '../protocol.js';
 import { run } from './run.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
-import { callSites, counts, problemLines, sweepTable, totalsLine, verdict } from '../../src/report.js';
+import { callSites, colorize, counts, problemLines, sweepTable, totalsLine, verdict } from '../../src/report.js';
 import { ResultsFile } from '../../src/results-file.js';
 import type { Step, SweepResult } from '../../src/protocol.js';
 
@@ -96,5 +96,13 @@ describe('report of the positive controls (saved real results)', () => {
   it('nothing on the correct error paths', () => {
     expect(problemLines(of('harness.c(clean)'))).toEqual([]);
     expect(problemLines(of('pipe2'))).toEqual([]);
+  });
+});
+
+describe('colours on a terminal', () => {
+  it('problem rows red, ok green, nothing else touched', () => {
+    expect(colorize('    1  failed  ENOMEM  a <- b  ok\n    3  failed  ENOMEM  a <- b  leak: 1 object\nkmemleak filter: on')).toBe(
+      '    1  failed  ENOMEM  a <- b  \x1b[32mok\x1b[0m\n\x1b[31m    3  failed  ENOMEM  a <- b  leak: 1 object\x1b[0m\nkmemleak filter: on',
+    );
   });
 });

@@ -22,6 +22,11 @@ export class Progress {
     }
   }
 
+  /** Removes the progress line (on a TTY); prints nothing. */
+  clear(): void {
+    if (this.out.isTTY && this.last) this.out.write('\r\x1b[K');
+  }
+
   done(text: string): void {
     if (this.out.isTTY) this.out.write('\r\x1b[K');
     this.out.write(`${this.label}: ${text} in ${this.elapsed()}\n`);
