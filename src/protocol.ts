@@ -109,7 +109,17 @@ export type SweepOptions = z.input<typeof SweepOptions>;
 
 const id = z.number().int().nonnegative();
 
+const commandFields = {
+  argv: z.array(z.string()).min(1),
+  runs: z.number().int().min(1).max(100_000),
+  probability: z.number().int().min(0).max(100),
+  interval: z.number().int().min(1),
+  times: z.number().int().min(-1),
+  timeoutMs: z.number().int().min(100),
+};
+
 export const Request = z.discriminatedUnion('type', [
+  z.strictObject({ id, type: z.literal('command'), ...commandFields }),
   z.strictObject({
     id,
     type: z.literal('sweep'),
@@ -166,9 +176,37 @@ export const ModuleLoaded = z.strictObject({ path: z.string(), status: z.enum(['
 export const AgentMessage = z.union([Ready, Reply, StepEvent]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
+export type CommandRequest = Extract<Request, { type: 'command' }>;
+
+/** A command run N times under random injection (see src/guest/command.ts). */
+export const CommandResult = z.strictObject({
+  argv: z.array(z.string()),
+  /** what kind of injection this was, for the report */
+  mode: z.string(),
+  /** the debugfs settings during the runs */
+  settings: z.record(z.string(), z.string()),
+  runs: z.array(
+    z.strictObject({
+      run: z.number().int().positive(),
+      exitCode: z.number().int().nullable(),
+      signal: z.string().nullable(),
+      timedOut: z.boolean(),
+      ms: z.number().nonnegative(),
+      /** every injected fault the kernel traced during the run */
+      faults: z.array(FaultSite),
+      /** oopses, BUGs, warnings the kernel logged during the run */
+      problems: z.array(z.string()),
+      /** the end of its stdout and stderr */
+      output: z.string(),
+    }),
+  ),
+});
+export type CommandResult = z.infer<typeof CommandResult>;
+
 /** The result schema for each request type, checked by the host on every reply. */
 export const ResultOf = {
   sweep: SweepDone,
+  command: CommandResult,
   stress: StressResult,
   kmemleak: KmemleakState,
   modules: z.array(ModuleLoaded),

@@ -17,6 +17,7 @@ import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
 import { junit } from '../reports/junit.js';
+import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
 import { colorize, problemLines, problems, sweepTable, totalsLine } from '../report.js';
@@ -30,6 +31,8 @@ commands:
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue);
                         a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
+  command -- CMD ARGS   run a whole program under random injection (make-it-fail + task-filter,
+                        as failcmd.sh does): --runs N, --probability P, --interval N, --times N
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
   harnesses             list the built-in harnesses
@@ -195,6 +198,30 @@ function batchFooter(r: Batch, ms: number): string {
   ].join('\n');
 }
 
+/** kfault command [--runs N] [--probability P] [--interval N] [--times N] -- CMD ARGS... */
+async function commandHarness(config: Config, flags: Flags, argv: string[]): Promise<number> {
+  if (!argv.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault command [--runs N] [--probability P] [--interval N] [--times N] -- CMD ARGS...' }]);
+  const num = (flag: 'runs' | 'probability' | 'interval' | 'times', min: number, max: number, dflt: number) => {
+    const v = flags[flag];
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || n < min || n > max) throw new ConfigError([{ path: `--${flag}`, message: `expected a whole number from ${min} to ${max}, got '${v}'` }]);
+    return n;
+  };
+  const o = { runs: num('runs', 1, 100_000, 10), probability: num('probability', 0, 100, 100), interval: num('interval', 1, 1_000_000, 1), times: num('times', -1, 1_000_000, 1) };
+  const kernel = await ensureKernel(config);
+  const modules = await modulesFor(kernel, config.modules);
+  const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined });
+  try {
+    if (modules.length) await guest.loadModules(modules);
+    const r = await guest.command(argv, o);
+    console.log(flags.json ? JSON.stringify(r, null, 2) : commandTable(r));
+    return r.runs.some((x) => x.problems.length) ? 1 : 0;
+  } finally {
+    await guest.close();
+  }
+}
+
 /** kfault report FILE... [--merge] [--format table|junit|ktap|json]: offline, no guest. */
 function report(flags: Flags, files: string[]): number {
   if (!files.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault report RESULTS.json... (from kfault sweep --json)' }]);
@@ -248,10 +275,12 @@ export async function main(argv: string[]): Promise<number> {
         return await sweep(configFrom(flags), flags, rest);
       case 'report':
         return report(flags, rest);
+      case 'command':
+        return await commandHarness(configFrom(flags), flags, rest);
       case 'compare':
         return await compare(configFrom(flags), flags, rest);
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, report, harnesses, new-harness, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

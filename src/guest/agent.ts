@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
+import { runCommand } from './command.js';
 import { FAIL_NTH_SETTINGS, GLOBAL_SETTINGS, withFaultSettings } from './faults.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
@@ -25,6 +26,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       return addon.harnesses();
     case 'kmemleak':
       return kmemleakCommand(req.action);
+    case 'command':
+      return runCommand(req, WORK_DIR);
     case 'modules':
       return req.modules.map((m) => ({ path: m.path, status: loadModuleExplained(m.path, m.params) }));
     case 'stress': {

@@ -8,6 +8,7 @@ import { parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
 import {
   ResultOf,
   SweepOptions,
+  type CommandResult,
   type Crash,
   type Harness,
   type KmemleakState,
@@ -233,6 +234,15 @@ export class Guest implements AsyncDisposable {
     this.restarts++;
     this.watch();
     if (this.modules.length) await this.call({ type: 'modules', modules: this.modules });
+  }
+
+  /**
+   * A whole program under random injection, runs times: make-it-fail + task-filter (inherited
+   * across fork/exec, as failcmd.sh does), since fail-nth is per thread and not inherited.
+   */
+  command(argv: string[], o: { runs?: number; probability?: number; interval?: number; times?: number; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const req = { runs: 10, probability: 100, interval: 1, times: 1, timeoutMs: 30_000, ...o };
+    return this.call({ type: 'command', argv, ...req }, req.runs * (req.timeoutMs + 5_000) + 60_000);
   }
 
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */

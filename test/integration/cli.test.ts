@@ -1,6 +1,7 @@
 // `kfault sweep` as a user runs it: the real CLI, the real kernel, a real guest.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { CommandResult } from '../../src/protocol.js';
 import { ResultsFile } from '../../src/results-file.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
@@ -27,5 +28,20 @@ describe('kfault sweep on the real guest', () => {
     expect(saved.results.map((x) => x.harness)).toEqual(['memfd']);
     expect(saved.kmemleak).toBeNull();
     expect(saved.restarts).toBe(0);
+  }, 300_000);
+
+  it('kfault command: a whole program under make-it-fail + task-filter, and says it is not a sweep', () => {
+    const r = kfault('command', '--runs', '3', '--probability', '100', '--times', '1', '--json', '--', '/bin/ls', '/');
+    expect(r.status, r.stderr).toBe(0);
+    const out = CommandResult.parse(JSON.parse(r.stdout));
+    expect(out.mode).toMatch(/^random injection, not a sweep: fail-nth is per thread and not inherited across fork\/exec, so the command ran with make-it-fail=1/);
+    expect(out.settings).toMatchObject({ 'failslab/task-filter': 'Y', 'failslab/probability': '100', 'failslab/times': '1' });
+    expect(out.runs).toHaveLength(3);
+    for (const run of out.runs) {
+      // times=1: exactly one fault per run, and it made the exec (or the program) fail
+      expect(run.faults).toHaveLength(1);
+      expect(run.exitCode).not.toBe(0);
+      expect(run.problems).toEqual([]);
+    }
   }, 300_000);
 });
