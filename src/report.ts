@@ -49,9 +49,11 @@ export function callSites(r: SweepResult): string[] {
 /** What went wrong at a failure point, besides its errno. */
 export interface Problem {
   nth: number | null;
-  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang' | 'signal';
+  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang' | 'signal' | 'kmemleak';
   text: string;
 }
+
+const KMEMLEAK_DIED = /kmemleak: (Kernel memory leak detector disabled|Memory pool empty)/;
 
 function kindOf(headline: string): Problem['kind'] {
   return headline.startsWith('WARNING') ? 'warning' : 'oops';
@@ -62,6 +64,8 @@ export function problems(r: SweepResult): Problem[] {
   const out: Problem[] = [];
   for (const c of r.crashes) out.push({ nth: c.nth, kind: c.kind, text: c.headline + (c.at ? ` at ${c.at}` : '') });
   for (const s of r.steps) for (const h of kernelProblems(s.kmsg)) out.push({ nth: s.nth, kind: kindOf(h), text: h });
+  // the step in which kmemleak gave up: no leak check after it can be trusted
+  for (const s of r.steps) for (const l of s.kmsg.split('\n')) if (KMEMLEAK_DIED.test(l)) out.push({ nth: s.nth, kind: 'kmemleak', text: l.trim() });
   for (const s of r.steps) if (s.signal) out.push({ nth: s.nth, kind: 'signal', text: `the harness was killed by ${s.signal} (in user space; the sweep went on in a new process)` });
   const byStep = new Map<number | null, Leak[]>();
   for (const { nth, leak } of r.leaks) byStep.set(nth, [...(byStep.get(nth) ?? []), leak]);
@@ -72,7 +76,7 @@ export function problems(r: SweepResult): Problem[] {
 function problemCounts(r: SweepResult): string {
   const p = problems(r);
   if (!p.length) return '';
-  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal'] as const;
+  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak'] as const;
   return '; problems: ' + kinds.flatMap((k) => {
     const n = p.filter((x) => x.kind === k).length;
     return n ? [`${n} ${k}${n === 1 ? '' : k === 'oops' ? '' : 's'}`] : [];
@@ -137,6 +141,6 @@ const RESET = '\x1b[0m';
 export function colorize(text: string): string {
   return text
     .split('\n')
-    .map((l) => (/ (leak|oops|panic|warning|hang|signal): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
+    .map((l) => (/ (leak|oops|panic|warning|hang|signal|kmemleak): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
     .join('\n');
 }

@@ -62,6 +62,14 @@ describe('report', () => {
     );
   });
 
+  it('names the step in which kmemleak gave up', () => {
+    const died = { ...result, steps: [step(1, -12, 'ENOMEM', true, 'kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE\nkmemleak: Kernel memory leak detector disabled\n')] };
+    expect(problemLines(died)).toEqual([
+      'pipe2 nth=1  (no trace: a __GFP_NOWARN allocation)  ENOMEM  kmemleak: kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE',
+      'pipe2 nth=1  (no trace: a __GFP_NOWARN allocation)  ENOMEM  kmemleak: kmemleak: Kernel memory leak detector disabled',
+    ]);
+  });
+
   it('says when a sweep stopped at its maximum', () => {
     expect(totalsLine([{ ...result, complete: false }], 1500)).toBe(
       '1 harnesses swept: 3 failure points: 1 failed, 1 tolerated, 1 absorbed; 1 stopped at max-steps; no problems; 1.5 s',
