@@ -75,7 +75,11 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     kernelImage: resolve(o.kernel.image),
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
-    cmdline: config.machine.cmdline,
+    // KASAN's stack depot allocates (with __GFP_NOWARN, so silently) from inside every tracked
+    // allocation: fail-nth would count those and spend steps in KASAN, as it does in kmemleak.
+    // Reports then carry no alloc/free stacks. Unknown to kernels without KASAN; the user's
+    // machine.cmdline comes after it and can turn it back on.
+    cmdline: ['kasan.stacktrace=off', ...config.machine.cmdline],
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
 import { kernelProblems } from '../../src/kmsg/problems.js';
 
 describe('kernel problems', () => {
@@ -26,5 +27,11 @@ describe('kernel problems', () => {
 
   it('an injected fault alone is no problem', () => {
     expect(kernelProblems(readFileSync(new URL('../fixtures/kmsg/pipe2-nth3-failslab.txt', import.meta.url), 'utf8'))).toEqual([]);
+  });
+
+  it("a real KASAN report (the test module's use-after-free at nth=2, --kasan kernel): one problem, after the injected fault", () => {
+    const kmsg = readFileSync(new URL('../fixtures/kmsg/kasan-uaf-nth2.txt', import.meta.url), 'utf8');
+    expect(kernelProblems(kmsg)).toEqual(['BUG: KASAN: slab-use-after-free in uafy+0x5c/0xa7 [kfault_test]']);
+    expect(parseFaultSites(kmsg).map((f) => f.callSite)).toEqual(['kfault_test_alloc+0xe']);
   });
 });
