@@ -134,9 +134,10 @@ private:
 class StressWorker : public Napi::AsyncWorker {
 public:
 	StressWorker(Napi::Env env, const kf_harness *harness, std::string dir, long ms,
-		     std::vector<std::string> paths)
+		     std::vector<std::string> paths, int probability)
 		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-		  harness_(harness), dir_(std::move(dir)), ms_(ms), paths_(std::move(paths)) {}
+		  harness_(harness), dir_(std::move(dir)), ms_(ms), paths_(std::move(paths)),
+		  probability_(probability) {}
 
 	Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -146,7 +147,7 @@ public:
 		for (const auto &p : paths_)
 			paths.push_back(p.c_str());
 		failed_ = kf_stress(harness_, dir_.c_str(), ms_, paths.data(), (int)paths.size(),
-				    &out_, &error_) < 0;
+				    probability_, &out_, &error_) < 0;
 	}
 
 	void OnOK() override
@@ -171,6 +172,7 @@ private:
 	std::string dir_;
 	long ms_;
 	std::vector<std::string> paths_;
+	int probability_;
 	kf_stress_result out_{};
 	bool failed_ = false;
 	kf_error error_{};
@@ -204,6 +206,7 @@ Napi::Value Sweep(const Napi::CallbackInfo &info)
 	opts.last = steps.Get("last").ToNumber().Int32Value();
 	if (opts.first < 1 || opts.last < opts.first || opts.last > 1000000)
 		return Reject(env, Napi::RangeError::New(env, "steps: expected 1 <= first <= last <= 1000000"));
+	opts.random = steps.Get("random").ToBoolean().Value();
 	std::vector<int> skip;
 	if (steps.Get("skip").IsArray()) {
 		Napi::Array arr = steps.Get("skip").As<Napi::Array>();
@@ -246,7 +249,7 @@ Napi::Value LoadModule(const Napi::CallbackInfo &info)
 	return Napi::String::New(env, r == 1 ? "already loaded" : "loaded");
 }
 
-// stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<StressResult>
+// stress(name, dir, ms, probabilityPaths: string[], probability = 100): Promise<StressResult>
 Napi::Value Stress(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -264,8 +267,9 @@ Napi::Value Stress(const Napi::CallbackInfo &info)
 	kf_error e{};
 	if (!kf_in_guest(&e))
 		return Reject(env, ErrnoError(env, e));
+	int probability = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 100;
 	auto *worker = new StressWorker(env, h, info[1].As<Napi::String>(),
-					info[2].As<Napi::Number>().Int64Value(), std::move(paths));
+					info[2].As<Napi::Number>().Int64Value(), std::move(paths), probability);
 	Napi::Promise promise = worker->Promise();
 	worker->Queue();
 	return promise;

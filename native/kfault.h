@@ -65,6 +65,9 @@ struct kf_sweep_opts {
 	size_t nskip;
 	/* called before each step is armed; may be NULL */
 	void (*on_start)(void *opaque, int nth);
+	/* random mode: no fail-nth; the thread runs with make-it-fail=1 for runs first..last, and
+	 * the injectors' probability/interval/times (with task-filter) decide what fails */
+	int random;
 };
 
 /* Called on the sweep's thread after each step; s and its kmsg are valid only during the call. */
@@ -119,12 +122,12 @@ struct kf_stress_result {
 	long long ns;
 };
 
-/* Runs h in a loop for ms milliseconds while every file in probability_paths reads 100, then
- * writes 0 to them. They are opened before injection starts: with every allocation failing,
- * no open() of them could succeed, and injection could not be turned off again. */
+/* Runs h in a loop for ms milliseconds while every file in probability_paths reads probability,
+ * then writes 0 to them. They are opened before injection starts: with every allocation
+ * failing, no open() of them could succeed, and injection could not be turned off again. */
 int kf_stress(const struct kf_harness *h, const char *dir, long ms,
-	      const char *const *probability_paths, int npaths, struct kf_stress_result *out,
-	      struct kf_error *e);
+	      const char *const *probability_paths, int npaths, int probability,
+	      struct kf_stress_result *out, struct kf_error *e);
 
 #ifdef __cplusplus
 }

@@ -29,9 +29,10 @@ static int write_all(const int *fds, int n, const char *value)
 }
 
 int kf_stress(const struct kf_harness *h, const char *dir, long ms,
-	      const char *const *probability_paths, int npaths, struct kf_stress_result *out,
-	      struct kf_error *e)
+	      const char *const *probability_paths, int npaths, int probability,
+	      struct kf_stress_result *out, struct kf_error *e)
 {
+	char value[8];
 	int fds[MAX_PATHS];
 	struct kf_ctx ctx = { .dir = dir, .user = h->user };
 	long long start, end;
@@ -57,7 +58,8 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	}
 	start = now_ns();
 	end = start + ms * 1000000LL;
-	bad = write_all(fds, npaths, "100");
+	snprintf(value, sizeof(value), "%d", probability < 0 ? 0 : probability > 100 ? 100 : probability);
+	bad = write_all(fds, npaths, value);
 	if (bad >= 0) {
 		kf_set_error(e, errno, "write", probability_paths[bad]);
 		ret = -1;

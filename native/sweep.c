@@ -128,6 +128,15 @@ static int skipped(const struct kf_sweep_opts *o, int nth)
 	return 0;
 }
 
+#define MAKE_IT_FAIL "/proc/thread-self/make-it-fail"
+
+/* Random mode: this thread (only) takes faults while the harness runs, as the injectors'
+ * task-filter allows. fd stays open: a write to it allocates nothing. */
+static int set_make_it_fail(int fd, int on)
+{
+	return pwrite(fd, on ? "1" : "0", 1, 0) == 1 ? 0 : -1;
+}
+
 struct sweep_job {
 	const struct kf_harness *h;
 	const char *dir;
@@ -154,7 +163,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 {
 	struct kmsg_buf log = { 0 };
 	struct kf_ctx ctx;
-	int fd, kmsg, ret = -1, tid = (int)gettid();
+	int fd, kmsg, mif = -1, ret = -1, tid = (int)gettid();
 
 	*complete = 0;
 	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
@@ -187,6 +196,11 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		goto teardown;
 	}
 
+	if (o->random && (mif = open(MAKE_IT_FAIL, O_WRONLY | O_CLOEXEC)) < 0) {
+		kf_set_error(e, errno, "open", MAKE_IT_FAIL);
+		ret = -1;
+		goto teardown;
+	}
 	for (int nth = o->first; nth <= o->last; nth++) {
 		struct kf_step s = { .nth = nth, .tid = tid };
 		long left;
@@ -201,16 +215,20 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		if (kmsg >= 0)
 			drain_kmsg(kmsg, &log); /* what others logged between steps is not this step's */
 		log.len = 0;
-		if (write_nth(fd, (unsigned int)nth) < 0) {
+		if (!o->random && write_nth(fd, (unsigned int)nth) < 0) {
 			kf_set_error(e, errno, "write", FAIL_NTH);
 			ret = -1;
 			goto teardown;
 		}
+		if (o->random)
+			set_make_it_fail(mif, 1);
 		t0 = now_ns();
 		s.ret = h->run(&ctx);
 		s.ns = now_ns() - t0;
-		left = read_nth(fd);
-		if (left != 0)
+		if (o->random)
+			set_make_it_fail(mif, 0);
+		left = o->random ? 1 : read_nth(fd);
+		if (left != 0 && !o->random)
 			write_nth(fd, 0);
 		release(h, &ctx);
 		if (kmsg >= 0)
@@ -220,17 +238,19 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 			ret = -1;
 			goto teardown;
 		}
-		s.injected = left == 0;
+		s.injected = o->random ? (log.buf && strstr(log.buf, "FAULT_INJECTION: forcing a failure") != NULL) : left == 0;
 		s.kmsg = log.buf ? log.buf : "";
 		s.kmsg_len = log.len;
 		on_step(opaque, &s);
-		if (!s.injected) {
+		if (!s.injected && !o->random) {
 			*complete = 1;
 			break;
 		}
 	}
 	ret = 0;
 teardown:
+	if (mif >= 0)
+		close(mif);
 	prctl(PR_SET_NAME, "kf-teardown");
 	if (h->teardown) {
 		reset_ctx(&ctx, h, dir);

@@ -1,6 +1,7 @@
 // kfault's configuration: defaults in one object, types inferred from the schema, cross-field
 // checks as small pure functions, errors printed one per line with their dotted path.
 import { z } from 'zod';
+import { FaultsConfig, requiredFiles } from './fault-knobs.js';
 
 export const defaults = {
   kernel: {
@@ -25,6 +26,11 @@ export const defaults = {
     cmdline: [] as string[],
   },
   sweep: {
+    /** systematic: fail-nth 1, 2, 3...; random: make-it-fail on the harness thread with the
+     * injectors' probability, iterations runs; global: every task, for seconds */
+    mode: 'systematic' as 'systematic' | 'random' | 'global',
+    iterations: 1000,
+    seconds: 10,
     maxSteps: 1000,
     /** keep injected faults out of kmemleak's own allocations (stack filter), when kmemleak is on */
     kmemleakFilter: true,
@@ -62,6 +68,9 @@ const Machine = z.strictObject({
 });
 
 const Sweep = z.strictObject({
+  mode: z.enum(['systematic', 'random', 'global']).default(defaults.sweep.mode),
+  iterations: z.number().int().min(1).max(1_000_000).default(defaults.sweep.iterations),
+  seconds: z.number().int().min(1).max(3600).default(defaults.sweep.seconds),
   maxSteps: z.number().int().min(1).max(1_000_000).default(defaults.sweep.maxSteps),
   kmemleakFilter: z.boolean().default(defaults.sweep.kmemleakFilter),
 });
@@ -82,11 +91,18 @@ export const ConfigSchema = z.strictObject({
   sweep: Sweep.default({ ...defaults.sweep }),
   modules: z.array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), Module)).default([]),
   kmemleak: Kmemleak.default({ ...defaults.kmemleak }),
+  /** every fault-injection knob, per injector (see src/fault-knobs.ts and the README's table) */
+  faults: FaultsConfig.default({}),
   logDir: z.string().min(1).default(defaults.logDir),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type UserConfig = z.input<typeof ConfigSchema>;
+
+/** For kfault.config.ts / .mjs: `export default defineConfig({ ... })`, typed. */
+export function defineConfig(config: UserConfig): UserConfig {
+  return config;
+}
 
 export interface ConfigProblem {
   path: string;
@@ -111,7 +127,26 @@ export function checkImageExtras(c: Config): ConfigProblem[] {
   return out;
 }
 
-const crossChecks = [checkKernelChoice, checkImageExtras];
+/** fail-nth bypasses probability, interval, times and space: setting them in systematic mode is a mistake. */
+export function checkModeKnobs(c: Config): ConfigProblem[] {
+  if (c.sweep.mode !== 'systematic') return [];
+  const out: ConfigProblem[] = [];
+  for (const [inj, knobs] of Object.entries(c.faults) as Array<[string, Record<string, unknown> | undefined]>) {
+    for (const k of ['probability', 'interval', 'times', 'space']) {
+      if (knobs?.[k] !== undefined) out.push({ path: `faults.${inj}.${k}`, message: `fail-nth ignores ${k}; it applies with sweep.mode random or global` });
+    }
+  }
+  return out;
+}
+
+/** retval is what fail_function's injected functions return: it needs inject. */
+export function checkFailFunction(c: Config): ConfigProblem[] {
+  const f = c.faults.fail_function;
+  if (f?.retval !== undefined && !f.inject?.length) return [{ path: 'faults.fail_function.retval', message: 'give the functions to fail in faults.fail_function.inject' }];
+  return [];
+}
+
+const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction];
 
 export class ConfigError extends Error {
   readonly exitCode = 2;
@@ -134,4 +169,22 @@ export function parseConfig(input: unknown): Config {
   const problems = crossChecks.flatMap((check) => check(r.data));
   if (problems.length) throw new ConfigError(problems);
   return r.data;
+}
+
+/**
+ * After boot: every fault directory and attribute the config touches must exist in the running
+ * kernel; a missing one is named with the option that provides it (not ENOENT). present: the
+ * guest's attribute paths (relative to debugfs), as Guest.faultState('capabilities') gives them.
+ */
+export function checkKernelSupports(faults: Config['faults'], present: Record<string, string>): void {
+  const have = new Set(Object.keys(present));
+  const dirs = new Set(Object.keys(present).map((p) => p.split('/')[0]!));
+  const problems: ConfigProblem[] = [];
+  for (const r of requiredFiles(faults)) {
+    const isDir = !r.file.includes('/');
+    if (isDir ? dirs.has(r.file) : have.has(r.file)) continue;
+    if (!isDir && !dirs.has(r.file.split('/')[0]!)) continue; // the directory is reported once
+    problems.push({ path: r.configPath, message: `this kernel has no /sys/kernel/debug/${r.file}: build it with ${r.option}=y` });
+  }
+  if (problems.length) throw new ConfigError(problems);
 }

@@ -35,6 +35,8 @@ export interface NativeSteps {
   last: number;
   /** nths not to run (steps that crashed an earlier guest) */
   skip: number[];
+  /** random mode: no fail-nth; runs first..last with make-it-fail=1 on the sweep thread */
+  random?: boolean;
 }
 
 /** Errors thrown by the binding, shaped like Node's fs errors. */
@@ -62,7 +64,7 @@ export interface NativeBinding {
   /** finit_module(2); throws like fs errors (code, errno, syscall, path) */
   loadModule(path: string, params: string): 'loaded' | 'already loaded';
   /** Runs a harness in a loop for ms while each probability file reads 100 (global injection). */
-  stress(name: string, dir: string, ms: number, probabilityPaths: string[]): Promise<NativeStress>;
+  stress(name: string, dir: string, ms: number, probabilityPaths: string[], probability?: number): Promise<NativeStress>;
 }
 
 const require = createRequire(import.meta.url);

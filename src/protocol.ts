@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { FaultSite } from './kmsg/fault-trace.js';
 import { Leak } from './kmsg/kmemleak-report.js';
+import { FaultsConfig } from './fault-knobs.js';
 
 export const Harness = z.object({
   name: z.string(),
@@ -66,6 +67,8 @@ export const SweepResult = z.object({
   syscall: z.string(),
   summary: z.string(),
   maxSteps: z.number().int().positive(),
+  /** systematic: fail-nth 1, 2, ...; random: maxSteps runs under make-it-fail + probability */
+  mode: z.enum(['systematic', 'random']).default('systematic'),
   complete: z.boolean(),
   steps: z.array(Step),
   /** kmemleak's leaks tied to this sweep: nth null for the harness's setup or teardown */
@@ -130,15 +133,35 @@ export const Request = z.discriminatedUnion('type', [
     first: z.number().int().min(1),
     maxSteps: z.number().int().min(1).max(1_000_000),
     skip: z.array(z.number().int().positive()),
+    /** random mode: runs 1..maxSteps with make-it-fail on the sweep thread, no fail-nth */
+    random: z.boolean(),
+    /** the user's knobs, written over the mode's settings */
+    faults: FaultsConfig,
     /** kmemleak's text to reject with the stack filter; null: do not filter (and say why) */
     kmemleakText: TextRange.nullable(),
     kmemleakTextWhy: z.string(),
   }),
-  z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600) }),
+  z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600), faults: FaultsConfig }),
+  /** snapshot: every fault attribute; capabilities: which exist; roundtrip: change all, restore, compare */
+  z.strictObject({ id, type: z.literal('faults'), action: z.enum(['snapshot', 'capabilities', 'roundtrip']) }),
   /** start: stop the scan thread, clear; scan: one scan with task stacks off; report: read it */
   z.strictObject({ id, type: z.literal('kmemleak'), action: z.enum(['start', 'clear', 'scan', 'report']) }),
   z.strictObject({ id, type: z.literal('modules'), modules: z.array(z.strictObject({ path: z.string().min(1), params: z.string() })) }),
   z.strictObject({ id, type: z.literal('harnesses') }),
+  /**
+   * bench/: runs a benchmark program in the guest (cwd the agent's work dir), under the fault
+   * settings a sweep uses when sweepSettings is set (and the same kmemleak filter); argv null
+   * runs nothing. The reply always carries the agent's own boot marks.
+   */
+  z.strictObject({
+    id,
+    type: z.literal('bench'),
+    argv: z.array(z.string()).min(1).nullable(),
+    sweepSettings: z.boolean(),
+    kmemleakText: TextRange.nullable(),
+    kmemleakTextWhy: z.string(),
+    timeoutMs: z.number().int().min(100),
+  }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);
 export type Request = z.infer<typeof Request>;
@@ -203,14 +226,52 @@ export const CommandResult = z.strictObject({
 });
 export type CommandResult = z.infer<typeof CommandResult>;
 
+/** When the guest got where, on its CLOCK_MONOTONIC (ms since the kernel started its clock). */
+export const BootMarks = z.strictObject({
+  /** the kernel ran init ("Run ... as init process" in the kernel log); null once the log wrapped */
+  initExecMs: z.number().nullable(),
+  /** Node's process started (process.uptime() back from the agent's first line) */
+  nodeStartMs: z.number(),
+  /** the agent's module body started: Node and every import loaded */
+  agentStartMs: z.number(),
+  /** the addon was loaded (its first call returned) */
+  addonLoadedMs: z.number(),
+  /** the ready message was sent */
+  readyMs: z.number(),
+});
+export type BootMarks = z.infer<typeof BootMarks>;
+
+export const BenchResult = z.strictObject({
+  /** null when argv was null, or the program was killed */
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  stdout: z.string(),
+  stderr: z.string(),
+  /** wall time of the program, measured by the agent */
+  ms: z.number().nonnegative(),
+  /** the agent's peak RSS so far (getrusage) */
+  agentMaxRssKiB: z.number().nonnegative(),
+  boot: BootMarks,
+});
+export type BenchResult = z.infer<typeof BenchResult>;
+
 /** The result schema for each request type, checked by the host on every reply. */
 export const ResultOf = {
   sweep: SweepDone,
   command: CommandResult,
+  faults: z.strictObject({
+    /** snapshot: attribute -> value; capabilities: the attribute files that exist (value "") */
+    state: z.record(z.string(), z.string()),
+    attributes: z.number().int(),
+    changed: z.number().int(),
+    mismatches: z.array(z.string()),
+  }),
   stress: StressResult,
   kmemleak: KmemleakState,
   modules: z.array(ModuleLoaded),
   harnesses: z.array(Harness),
+  bench: BenchResult,
   shutdown: z.null(),
 } as const;
 

@@ -128,7 +128,7 @@ export function sweepTable(r: SweepResult): string {
 }
 export function totalsLine(results: SweepResult[], ms: number): string {
   const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, tolerated: a.tolerated + c.tolerated, absorbed: a.absorbed + c.absorbed }));
-  const incomplete = results.filter((r) => !r.complete).length;
+  const incomplete = results.filter((r) => !r.complete && r.mode !== 'random').length;
   const found = results.flatMap(problems).length;
   return `${results.length} harnesses swept: ${sum.points} failure points: ${sum.failed} failed, ${sum.tolerated} tolerated, ${sum.absorbed} absorbed${incomplete ? `; ${incomplete} stopped at max-steps` : ''}; ${found ? `${found} problems` : 'no problems'}; ${(ms / 1000).toFixed(1)} s`;
 }
@@ -143,4 +143,31 @@ export function colorize(text: string): string {
     .split('\n')
     .map((l) => (/ (leak|oops|panic|warning|hang|signal|kmemleak): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
     .join('\n');
+}
+
+/** Random mode: the runs grouped by what happened (errno and where the fault struck). */
+export function randomTable(r: SweepResult): string {
+  const groups = new Map<string, { errno: string; site: string; runs: number; problems: number }>();
+  const all = problems(r);
+  for (const s of r.steps) {
+    const errno = s.signal ?? s.errno ?? 'ok';
+    const where = !s.injected ? '(nothing injected)' : s.fault?.callSite ? site(s) : '(a fault was logged, its trace not parsed)';
+    const key = `${errno} ${where}`;
+    const g = groups.get(key) ?? { errno, site: where, runs: 0, problems: 0 };
+    g.runs++;
+    g.problems += all.filter((p) => p.nth === s.nth).length;
+    groups.set(key, g);
+  }
+  const rows = [['runs', 'errno', 'first fault struck at', 'problems']];
+  for (const g of [...groups.values()].sort((a, b) => b.runs - a.runs)) rows.push([String(g.runs), g.errno, g.site, String(g.problems)]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const lines = rows.map((row) => '  ' + row.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const injected = r.steps.filter((s) => s.injected).length;
+  const failed = r.steps.filter((s) => s.ret < 0).length;
+  return [
+    `${r.harness} — ${r.summary} (${r.syscall}), random mode: make-it-fail on the harness thread, task-filter, the injectors' probability`,
+    ...lines,
+    ...problemLines(r).map((l) => `  ${l}`),
+    `${r.harness}: ${r.steps.length} runs: ${injected} with a traced fault, ${failed} failed${problemCounts(r)}; ${Math.round(r.ms)} ms`,
+  ].join('\n');
 }

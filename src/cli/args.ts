@@ -22,6 +22,9 @@ export const options = {
   format: { type: 'string' },
   merge: { type: 'boolean' },
   runs: { type: 'string' },
+  mode: { type: 'string' },
+  iterations: { type: 'string' },
+  seconds: { type: 'string' },
   probability: { type: 'string' },
   interval: { type: 'string' },
   times: { type: 'string' },
@@ -67,6 +70,15 @@ function readConfigFile(path: string | undefined): Record<string, unknown> {
   }
 }
 
+/** --probability/--interval/--times: the failslab and fail_page_alloc knobs, over the file's. */
+function knobFlags(faults: Record<string, Record<string, unknown>> | undefined, flags: Flags): Record<string, unknown> {
+  const knobs = Object.fromEntries(
+    (['probability', 'interval', 'times'] as const).flatMap((k) => (flags[k] === undefined ? [] : [[k, int(k, flags[k])]])),
+  );
+  if (!Object.keys(knobs).length) return faults ?? {};
+  return { ...faults, failslab: { ...faults?.failslab, ...knobs }, fail_page_alloc: { ...faults?.fail_page_alloc, ...knobs } };
+}
+
 /** The config file (if any) with flags on top, validated. */
 export function configFrom(flags: Flags): Config {
   const file = readConfigFile(flags.config);
@@ -76,7 +88,11 @@ export function configFrom(flags: Flags): Config {
     ...file,
     kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
-    sweep: { ...section('sweep'), ...defined({ maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }) },
+    sweep: {
+      ...section('sweep'),
+      ...defined({ mode: flags.mode, iterations: int('iterations', flags.iterations), seconds: int('seconds', flags.seconds), maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }),
+    },
+    faults: knobFlags(file.faults as Record<string, Record<string, unknown>> | undefined, flags),
     ...(flags.module ? { modules: [...((file.modules as unknown[] | undefined) ?? []), ...flags.module] } : {}),
     kmemleak: { ...section('kmemleak'), ...defined({ check: onOff('leaks', flags.leaks) }) },
     ...defined({ logDir: flags['log-dir'] }),

@@ -1,7 +1,8 @@
 // The kfault command line.
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError, type Config, type ConfigProblem } from '../config.js';
+import { checkKernelSupports, ConfigError, formatProblems, type Config, type ConfigProblem } from '../config.js';
+import { GuestError } from '../guest/guest.js';
 import { attributeLeaks } from '../attribution.js';
 import { compileHarness, HarnessCompileError, parseHarnessSpec } from '../harness/compile.js';
 import { writeHarnessTemplate } from '../harness/template.js';
@@ -20,7 +21,7 @@ import { junit } from '../reports/junit.js';
 import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
-import { colorize, problemLines, problems, sweepTable, totalsLine } from '../report.js';
+import { colorize, problemLines, problems, randomTable, sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
 
 const USAGE = `usage: kfault <command> [options]
@@ -49,6 +50,11 @@ options:
   --accel auto|kvm|tcg  default auto: KVM when it works, TCG otherwise
   --cpus N --memory MiB the guest's size
   --max-steps N         stop a sweep after N steps (default 1000)
+  --mode systematic|random|global
+                        fail-nth 1, 2, ... (default); random: --iterations runs with
+                        make-it-fail on the harness thread; global: every task, --seconds
+  --probability P --interval N --times N
+                        failslab and fail_page_alloc knobs (random, global, command)
   --kmemleak-filter on|off
                         keep injected faults out of kmemleak's own code (default on)
   --a SPEC, --b SPEC    compare's kernels: stock | patches:DIR | tree:PATH | image:PATH
@@ -102,6 +108,7 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
   const results: SweepResult[] = [];
   let kmemleak: Batch['kmemleak'] = null;
   try {
+    checkKernelSupports(config.faults, await guest.faultState('capabilities'));
     if (modules.length) await guest.loadModules(modules);
     err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
     const all = targets.length ? targets : guest.catalogue.map((h): Target => ({ name: h.name }));
@@ -174,11 +181,37 @@ async function kernelBuild(config: Config): Promise<number> {
   return 0;
 }
 
+/** sweep.mode global: every task may fail, for sweep.seconds, while each harness loops. */
+async function globalMode(config: Config, flags: Flags, names: string[]): Promise<number> {
+  const targets = targetsOf(names).filter((t) => {
+    if (t.user) throw new ConfigError([{ path: 'harness', message: `${t.name}: global mode runs catalogue harnesses only` }]);
+    return true;
+  });
+  const kernel = await ensureKernel(config);
+  const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined });
+  try {
+    checkKernelSupports(config.faults, await guest.faultState('capabilities'));
+    const out = [];
+    for (const t of targets.length ? targets : [{ name: 'pipe2' }]) {
+      const r = await guest.stress(t.name, config.sweep.seconds);
+      out.push(r);
+      if (!flags.json) {
+        console.log(`${r.harness}: global injection (failslab and fail_page_alloc in every task) for ${r.seconds.toFixed(1)} s: ${r.runs} runs, ${r.failed} failed; kmemleak ${r.kmemleakEnabledAfter ? 'still enabled' : 'DISABLED'}${r.kmemleakLog.length ? `: ${r.kmemleakLog.join('; ')}` : ''}`);
+      }
+    }
+    if (flags.json) console.log(JSON.stringify(out, null, 2));
+    return out.some((r) => r.kmemleakEnabledBefore && !r.kmemleakEnabledAfter) ? 1 : 0;
+  } finally {
+    await guest.close();
+  }
+}
+
 async function sweep(config: Config, flags: Flags, names: string[]): Promise<number> {
+  if (config.sweep.mode === 'global') return globalMode(config, flags, names);
   const start = Date.now();
   const color = process.stdout.isTTY && !process.env.NO_COLOR ? colorize : (t: string) => t;
   const r = await sweepOn(config, flags, names, (one) => {
-    if (!flags.json) console.log(color(sweepTable(one)) + '\n');
+    if (!flags.json) console.log(color(one.mode === 'random' ? randomTable(one) : sweepTable(one)) + '\n');
   });
   if (flags.junit) writeFileSync(flags.junit, junit(r));
   if (flags.ktap) writeFileSync(flags.ktap, ktap(r));
@@ -286,6 +319,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       err(e.message);
       return e.exitCode;
+    }
+    if (e instanceof GuestError && e.code === 'KFAULT_CONFIG') {
+      err(formatProblems(e.message.split('\n').map((l) => ({ path: l.split(': ')[0]!, message: l.split(': ').slice(1).join(': ') }))));
+      return 2;
     }
     if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError) {
       err(e.message);

@@ -5,12 +5,17 @@ import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { runCommand } from './command.js';
-import { FAIL_NTH_SETTINGS, GLOBAL_SETTINGS, withFaultSettings } from './faults.js';
+import { monotonicMs, runBench } from './bench.js';
+import { FAIL_NTH_SETTINGS, faultStateRoundTrip, GLOBAL_SETTINGS, RANDOM_SETTINGS, snapshotFaultState, withFaultSettings } from './faults.js';
+import { knobSettings } from '../fault-knobs.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
-import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
+import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
+
+/** Where the agent's start went (guest CLOCK_MONOTONIC, ms), for the boot benchmark. */
+const bootMarks = { nodeStartMs: monotonicMs() - process.uptime() * 1000, agentStartMs: monotonicMs(), addonLoadedMs: 0, readyMs: 0 };
 
 function findPort(): string {
   const dir = '/sys/class/virtio-ports';
@@ -28,6 +33,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       return kmemleakCommand(req.action);
     case 'command':
       return runCommand(req, WORK_DIR);
+    case 'bench':
+      return runBench(req, WORK_DIR, bootMarks);
     case 'modules':
       return req.modules.map((m) => ({ path: m.path, status: loadModuleExplained(m.path, m.params) }));
     case 'stress': {
@@ -35,8 +42,13 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       (globalThis as { gc?: () => void }).gc?.();
       const before = kmemleakEnabled();
       const log = openKmsg();
+      const user = knobSettings(req.faults, resolveRange);
+      if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      // probability is what the native loop turns on once the files are open; 0 until then
+      const probability = Number(user.settings['failslab/probability'] ?? 100);
+      const settings = Object.fromEntries(Object.entries({ ...GLOBAL_SETTINGS, ...user.settings }).filter(([k]) => !k.endsWith('/probability')));
       const paths = ['failslab', 'fail_page_alloc'].map((inj) => `/sys/kernel/debug/${inj}/probability`);
-      const r = await withFaultSettings(GLOBAL_SETTINGS, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths)).catch((e) => {
+      const r = await withFaultSettings(settings, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths, probability)).catch((e) => {
         log();
         throw e;
       });
@@ -50,11 +62,22 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
         kmemleakLog: log().filter((l) => /kmemleak|memory leak detector|Memory pool empty/i.test(l)),
       };
     }
+    case 'faults': {
+      if (req.action === 'roundtrip') return { state: {}, ...faultStateRoundTrip() };
+      const state = Object.fromEntries(snapshotFaultState());
+      if (req.action === 'capabilities') for (const k of Object.keys(state)) state[k] = '';
+      return { state, attributes: Object.keys(state).length, changed: 0, mismatches: [] };
+    }
     case 'sweep': {
-      const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
+      const user = knobSettings(req.faults, resolveRange);
+      if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      const probe = probeGuest();
+      for (const k of Object.keys(user.settings).filter((k) => /\/reject-start$/.test(k))) probe.userRejects.push(`${k}=${user.settings[k]} (config)`);
+      const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probe, kallsymsAddress);
       const target = { harness: req.harness, library: req.library, arg: req.arg };
-      const steps = { first: req.first, last: req.maxSteps, skip: req.skip };
-      const result = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, () =>
+      const steps = { first: req.first, last: req.maxSteps, skip: req.skip, random: req.random };
+      const base = req.random ? RANDOM_SETTINGS : FAIL_NTH_SETTINGS;
+      const result = await withFaultSettings({ ...base, ...plan.settings, ...user.settings }, () =>
         addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })),
       );
       return { complete: result.complete, kmemleakFilter: plan.filter };
@@ -96,8 +119,11 @@ async function main(): Promise<void> {
     writeSync(fd, JSON.stringify(msg) + '\n');
   };
   const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const harnesses = addon.harnesses(); // the first call loads the addon
+  bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
-  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses: addon.harnesses() });
+  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses });
+  bootMarks.readyMs = monotonicMs();
 
   const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });
   // Requests are served one at a time, in order: a sweep owns the fault state while it runs.

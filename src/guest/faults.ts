@@ -1,6 +1,6 @@
 // The debugfs side of fail-nth, in the guest: which injectors count fail-nth, and putting
 // their attributes back afterwards.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 
 const DEBUGFS = '/sys/kernel/debug';
 
@@ -37,6 +37,24 @@ export const GLOBAL_SETTINGS: Record<string, string> = Object.fromEntries(
 );
 GLOBAL_SETTINGS['fail_page_alloc/min-order'] = '0';
 
+/** Random mode: faults only in the harness thread (make-it-fail + task-filter), at random. */
+export const RANDOM_SETTINGS: Record<string, string> = {
+  ...Object.fromEntries(
+    ['failslab', 'fail_page_alloc'].flatMap((inj) => [
+      [`${inj}/task-filter`, 'Y'],
+      [`${inj}/probability`, '10'],
+      [`${inj}/interval`, '1'],
+      [`${inj}/times`, '-1'],
+      [`${inj}/space`, '0'],
+      [`${inj}/ignore-gfp-wait`, 'N'],
+      [`${inj}/verbose`, '2'],
+      [`${inj}/verbose_ratelimit_interval_ms`, '0'],
+    ]),
+  ),
+  'fail_page_alloc/min-order': '0',
+  '/proc/sys/kernel/printk': '5 7 1 7',
+};
+
 /** Relative paths are debugfs attributes. */
 function attr(path: string): string {
   return path.startsWith('/') ? path : `${DEBUGFS}/${path}`;
@@ -44,18 +62,109 @@ function attr(path: string): string {
 
 const norm = (s: string) => s.trim().split(/\s+/).join(' ');
 
-/** Writes settings, runs fn, then writes the saved values back and checks they stuck. */
-export async function withFaultSettings<T>(settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = new Map<string, string>();
-  for (const path of Object.keys(settings)) saved.set(path, norm(readFileSync(attr(path), 'utf8')));
+/** Every fault-injection attribute's value: each /sys/kernel/debug/fail* directory (and
+ * fail_function's per-function retval), plus the agent's own make-it-fail. */
+export type FaultState = Map<string, string>;
+
+export function snapshotFaultState(): FaultState {
+  const state: FaultState = new Map();
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = `${dir}/${name}`;
+      const key = rel ? `${rel}/${name}` : name;
+      if (statSync(path).isDirectory()) walk(path, key);
+      else {
+        try {
+          state.set(key, norm(readFileSync(path, 'utf8')));
+        } catch {
+          /* write-only */
+        }
+      }
+    }
+  };
+  if (existsSync(DEBUGFS)) for (const d of readdirSync(DEBUGFS).filter((n) => n.startsWith('fail'))) walk(`${DEBUGFS}/${d}`, d);
+  state.set('/proc/self/make-it-fail', norm(readFileSync('/proc/self/make-it-fail', 'utf8')));
+  return state;
+}
+
+function writeAttr(path: string, value: string): void {
+  if (path.endsWith('fail_function/inject')) {
+    // a list: clear it, then add each function back
+    writeFileSync(attr(path), '\n');
+    for (const f of value.split(' ').filter(Boolean)) writeFileSync(attr(path), f);
+    return;
+  }
+  writeFileSync(attr(path), value);
+}
+
+/** Writes a snapshot back (inject before the retval files it creates) and reads it again. */
+export function restoreFaultState(saved: FaultState): string[] {
+  const keys = [...saved.keys()].sort((a, b) => Number(b.endsWith('/inject')) - Number(a.endsWith('/inject')));
+  const wrong: string[] = [];
+  for (const k of keys) {
+    try {
+      if (existsSync(attr(k))) writeAttr(k, saved.get(k)!);
+    } catch (e) {
+      wrong.push(`${k}: writing ${saved.get(k)}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+  }
+  const now = snapshotFaultState();
+  for (const [k, v] of saved) if (now.get(k) !== v) wrong.push(`${k}: wanted ${v}, reads ${now.get(k)}`);
+  return wrong;
+}
+
+/** A different valid value for an attribute, for the round-trip check. */
+function another(key: string, value: string): string | null {
+  if (/\/inject$|\/retval$|\/stacktrace-depth$|make-it-fail$/.test(key)) return null;
+  if (value === 'Y' || value === 'N') return value === 'Y' ? 'N' : 'Y';
+  if (/^0x[0-9a-f]+$/i.test(value)) {
+    const v = BigInt(value);
+    return `0x${(v > 1n << 63n ? v - 0x10n : v + 0x10n).toString(16)}`; // require-end starts at ULONG_MAX
+  }
+  if (/^-?\d+$/.test(value)) return String(Number(value) + 3);
+  return null;
+}
+
+/** Changes every attribute that takes a plain value, restores the snapshot, and compares. */
+export function faultStateRoundTrip(): { attributes: number; changed: number; mismatches: string[] } {
+  const before = snapshotFaultState();
+  let changed = 0;
+  const mismatches: string[] = [];
   try {
-    for (const [path, value] of Object.entries(settings)) writeFileSync(attr(path), value);
+    for (const [k, v] of before) {
+      const other = another(k, v);
+      if (other === null) continue;
+      try {
+        writeAttr(k, other);
+      } catch (e) {
+        mismatches.push(`${k}: writing ${other}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        continue;
+      }
+      const reads = norm(readFileSync(attr(k), 'utf8'));
+      if (reads === v) mismatches.push(`${k}: writing ${other} did not change it`);
+      else changed++;
+    }
+  } finally {
+    mismatches.push(...restoreFaultState(before));
+  }
+  return { attributes: before.size, changed, mismatches };
+}
+
+/** Writes settings, runs fn, then puts every fault-injection attribute back as it was (not only
+ * the ones written: a harness or a failed write in between cannot leave anything armed) and
+ * checks it. Paths outside debugfs (sysctls) are saved and restored one by one. */
+export async function withFaultSettings<T>(settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const state = snapshotFaultState();
+  const saved = new Map<string, string>();
+  for (const path of Object.keys(settings).filter((p) => p.startsWith('/') && !state.has(p))) saved.set(path, norm(readFileSync(path, 'utf8')));
+  try {
+    for (const [path, value] of Object.entries(settings)) writeAttr(path, value);
     return await fn();
   } finally {
-    const wrong: string[] = [];
+    const wrong = restoreFaultState(state);
     for (const [path, value] of saved) {
-      writeFileSync(attr(path), value);
-      const now = norm(readFileSync(attr(path), 'utf8'));
+      writeFileSync(path, value);
+      const now = norm(readFileSync(path, 'utf8'));
       if (now !== value) wrong.push(`${path}: wanted ${value}, reads ${now}`);
     }
     if (wrong.length) throw new Error(`fault state not restored: ${wrong.join('; ')}`);

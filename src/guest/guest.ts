@@ -5,9 +5,11 @@ import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
 import { parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
+import type { FaultsConfig } from '../fault-knobs.js';
 import {
   ResultOf,
   SweepOptions,
+  type BenchResult,
   type CommandResult,
   type Crash,
   type Harness,
@@ -58,6 +60,12 @@ export interface UserHarness {
 }
 
 export interface SweepCall extends SweepOptions {
+  /** systematic (default: config sweep.mode unless global): fail-nth 1, 2, ...; random:
+   * iterations runs with make-it-fail on the harness thread and the injectors' probability */
+  mode?: 'systematic' | 'random';
+  iterations?: number;
+  /** knobs over the mode's settings (default: config faults) */
+  faults?: FaultsConfig;
   /** each step as soon as the guest reports it */
   onStep?: (step: Step) => void;
   /** steps not to run (known to crash the guest) */
@@ -141,8 +149,10 @@ export class Guest implements AsyncDisposable {
    * again and the sweep goes on at the next step. Steps arrive as they finish, so none is lost.
    */
   async sweep(harness: string | UserHarness, options: SweepCall = {}): Promise<SweepResult> {
-    const { onStep, skip = [], ...rest } = options;
-    const o = SweepOptions.parse({ maxSteps: this.p.config.sweep.maxSteps, kmemleakFilter: this.p.config.sweep.kmemleakFilter, ...rest });
+    const cfg = this.p.config.sweep;
+    const { onStep, skip = [], mode = cfg.mode === 'random' ? 'random' : 'systematic', iterations = cfg.iterations, faults = this.p.config.faults, ...rest } = options;
+    const random = mode === 'random';
+    const o = SweepOptions.parse({ maxSteps: random ? iterations : cfg.maxSteps, kmemleakFilter: cfg.kmemleakFilter, ...rest });
     const text = this.p.kernel.kmemleakText;
     const user = typeof harness === 'string' ? null : harness;
     const name = user ? user.name : (harness as string);
@@ -164,6 +174,8 @@ export class Guest implements AsyncDisposable {
             first,
             maxSteps: o.maxSteps,
             skip: [...skip, ...crashes.map((c) => c.nth)],
+            random,
+            faults,
             kmemleakText: o.kmemleakFilter ? text.range : null,
             kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
           },
@@ -182,6 +194,7 @@ export class Guest implements AsyncDisposable {
           syscall: builtin?.syscall ?? 'kfault_run',
           summary: builtin?.summary ?? `a user's harness (${user?.library})`,
           maxSteps: o.maxSteps,
+          mode,
           complete: done.complete,
           steps: [...steps.values()].sort((a, b) => a.nth - b.nth),
           leaks: [],
@@ -246,8 +259,39 @@ export class Guest implements AsyncDisposable {
   }
 
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */
-  stress(harness: string, seconds: number): Promise<StressResult> {
-    return this.call({ type: 'stress', harness, seconds }, (seconds + 120) * 1000);
+  stress(harness: string, seconds: number, faults: FaultsConfig = this.p.config.faults): Promise<StressResult> {
+    return this.call({ type: 'stress', harness, seconds, faults }, (seconds + 120) * 1000);
+  }
+
+  /** Every fault-injection attribute of the guest and its value (snapshot), or only which exist. */
+  async faultState(action: 'snapshot' | 'capabilities' = 'snapshot'): Promise<Record<string, string>> {
+    return (await this.call({ type: 'faults', action })).state;
+  }
+
+  /** Changes every attribute that takes a plain value, restores the snapshot, compares. */
+  faultRoundTrip(): Promise<{ attributes: number; changed: number; mismatches: string[] }> {
+    return this.call({ type: 'faults', action: 'roundtrip' });
+  }
+
+  /**
+   * Runs a benchmark program in the guest (see bench/), with cwd the agent's work dir; with
+   * sweepSettings, under the fault settings a sweep uses (kmemleak filter included). argv null
+   * runs nothing: the reply still says when the agent got where during its boot.
+   */
+  bench(argv: string[] | null, o: { sweepSettings?: boolean; kmemleakFilter?: boolean; timeoutMs?: number } = {}): Promise<BenchResult> {
+    const { sweepSettings = false, kmemleakFilter = this.p.config.sweep.kmemleakFilter, timeoutMs = 300_000 } = o;
+    const text = this.p.kernel.kmemleakText;
+    return this.call(
+      {
+        type: 'bench',
+        argv,
+        sweepSettings,
+        kmemleakText: kmemleakFilter ? text.range : null,
+        kmemleakTextWhy: kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+        timeoutMs,
+      },
+      timeoutMs + 60_000,
+    );
   }
 
   /** Forgets the objects kmemleak would report now, so a later check sees only new leaks. */

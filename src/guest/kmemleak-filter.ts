@@ -67,7 +67,28 @@ export function probeGuest(): GuestProbe {
   return { kmemleakOn, stackFilter, userRejects };
 }
 
+let sorted: bigint[] | undefined;
+
+/** [start, end) of a function (up to the next symbol), or of [first, last]; or what is wrong. */
+export function resolveRange(r: string | [string, string]): [bigint, bigint] | string {
+  const [first, last] = typeof r === 'string' ? [r, r] : r;
+  const start = kallsymsAddress(first);
+  if (start === null) return `no symbol '${first}' in this kernel's /proc/kallsyms`;
+  const lastStart = kallsymsAddress(last);
+  if (lastStart === null) return `no symbol '${last}' in this kernel's /proc/kallsyms`;
+  sorted ??= [...new Set(kallsymsAll().values())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const end = sorted.find((a) => a > lastStart);
+  if (end === undefined) return `cannot tell where '${last}' ends`;
+  if (end <= start) return `'${last}' comes before '${first}' in the kernel's text`;
+  return [start, end];
+}
+
 let kallsyms: Map<string, bigint> | undefined;
+
+function kallsymsAll(): Map<string, bigint> {
+  kallsymsAddress('');
+  return kallsyms!;
+}
 
 /** A symbol's address from /proc/kallsyms (the first one of that name). */
 export function kallsymsAddress(symbol: string): bigint | null {

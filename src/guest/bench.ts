@@ -1,0 +1,72 @@
+// The agent's side of the 'bench' request (bench/): run a benchmark program in the guest, under
+// a sweep's fault settings when asked, and say when the guest got where during its boot.
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import type { BenchResult, BootMarks, Request } from '../protocol.js';
+import { FAIL_NTH_SETTINGS, withFaultSettings } from './faults.js';
+import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
+
+export type BenchRequest = Extract<Request, { type: 'bench' }>;
+
+/** The guest's CLOCK_MONOTONIC in ms: the same clock the kernel's log timestamps start from. */
+export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** When the kernel ran init, from its log (read once; null when the record is gone). */
+let initExec: number | null | undefined;
+function initExecMs(): number | null {
+  if (initExec !== undefined) return initExec;
+  initExec = null;
+  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+  const buf = Buffer.alloc(8192);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
+        break;
+      }
+      if (n <= 0) break;
+      // "prio,seq,usec,flags;text"
+      const rec = buf.toString('utf8', 0, n);
+      if (/;Run \S+ as init process/.test(rec)) {
+        initExec = Number(rec.split(',')[2]) / 1000;
+        break;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return initExec;
+}
+
+export async function runBench(req: BenchRequest, cwd: string, marks: Omit<BootMarks, 'initExecMs'>): Promise<BenchResult> {
+  const boot = { initExecMs: initExecMs(), ...marks };
+  const maxRss = () => process.resourceUsage().maxRSS;
+  if (!req.argv) return { exitCode: null, signal: null, timedOut: false, stdout: '', stderr: '', ms: 0, agentMaxRssKiB: maxRss(), boot };
+  const argv = req.argv;
+  const run = async () => {
+    const start = performance.now();
+    const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: req.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 });
+    const ms = performance.now() - start;
+    if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
+    return {
+      exitCode: r.status,
+      signal: r.signal,
+      timedOut: (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT',
+      stdout: r.stdout ?? '',
+      stderr: r.stderr ?? '',
+      ms,
+    };
+  };
+  let out: Awaited<ReturnType<typeof run>>;
+  if (req.sweepSettings) {
+    // exactly what a sweep sets: fail-nth reaches GFP_KERNEL allocations, the kmemleak filter
+    const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
+    out = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, run);
+  } else {
+    out = await run();
+  }
+  return { ...out, agentMaxRssKiB: maxRss(), boot };
+}

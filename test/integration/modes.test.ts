@@ -1,0 +1,88 @@
+// The three injection modes, the fault knobs and the save/restore of kernel state, on the real
+// guest (stock 6.12, the default kernel).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { boot } from '../../src/guest/boot.js';
+import type { Guest } from '../../src/guest/guest.js';
+import { compileHarness } from '../../src/harness/compile.js';
+import { ensureKernel } from '../../src/kernel/build.js';
+import { modulesFor } from '../../src/kernel/modules.js';
+
+const fixture = new URL('../fixtures/kfault-test-module', import.meta.url).pathname;
+const config = parseConfig({ modules: [fixture] });
+let guest: Guest;
+
+beforeAll(async () => {
+  const kernel = await ensureKernel(config);
+  guest = await boot(config, { kernel });
+  await guest.loadModules(await modulesFor(kernel, config.modules));
+}, 300_000);
+
+afterAll(async () => {
+  await guest?.close();
+});
+
+describe('kernel state: snapshot and restore', () => {
+  it('every attribute of every fault directory round-trips: changed, restored, read back equal', async () => {
+    const r = await guest.faultRoundTrip();
+    expect(r.mismatches).toEqual([]);
+    // failslab, fail_page_alloc and fail_futex: about a dozen plain attributes each
+    expect(r.changed).toBeGreaterThan(30);
+    expect(r.attributes).toBeGreaterThan(r.changed);
+  });
+
+  it('a sweep that fails half-way (its setup fails) still puts everything back', async () => {
+    const before = await guest.faultState();
+    const harness = { name: 'harness.c(bogus)', library: compileHarness(`${fixture}/harness.c`), arg: 'bogus' };
+    await expect(guest.sweep(harness, { faults: { failslab: { stacktraceDepth: 8 } } })).rejects.toThrow(/setup failed: Invalid argument/);
+    expect(await guest.faultState()).toEqual(before);
+  });
+});
+
+describe('systematic mode with knobs', () => {
+  it('require: a function name, resolved in the guest: only faults under alloc_pipe_info count', async () => {
+    const near = { require: 'alloc_pipe_info' } as const;
+    const r = await guest.sweep('pipe2', { faults: { failslab: near, fail_page_alloc: near } });
+    const sites = r.steps.filter((s) => s.injected).map((s) => s.fault?.callSite?.split('+')[0]);
+    expect(sites).toEqual(['alloc_pipe_info', 'alloc_pipe_info']);
+    expect(r.complete).toBe(true);
+  });
+
+  it('a symbol that does not exist is an error naming it', async () => {
+    await expect(guest.sweep('pipe2', { faults: { failslab: { reject: ['alloc_pipe_info', 'no_such_function_kfault'] } } })).rejects.toMatchObject({
+      code: 'KFAULT_CONFIG',
+      message: "faults.failslab.reject: no symbol 'no_such_function_kfault' in this kernel's /proc/kallsyms",
+    });
+  });
+});
+
+describe('random mode: make-it-fail on the harness thread only', () => {
+  it('pipe2, probability 30: some runs fail at traced call sites, some succeed', async () => {
+    const before = await guest.faultState();
+    const r = await guest.sweep('pipe2', { mode: 'random', iterations: 150, faults: { failslab: { probability: 30 }, fail_page_alloc: { probability: 30 } } });
+    expect(r.mode).toBe('random');
+    expect(r.steps).toHaveLength(150);
+    const failed = r.steps.filter((s) => s.ret < 0);
+    expect(failed.length).toBeGreaterThan(10);
+    expect(r.steps.length - failed.length).toBeGreaterThan(10);
+    expect(new Set(failed.map((s) => s.errno))).toEqual(new Set(['ENFILE', 'ENOMEM']));
+    expect(await guest.faultState()).toEqual(before);
+  });
+
+  it('the test module: the warning and the leak paths are found at random too', async () => {
+    const harness = { name: 'harness.c(warn)', library: compileHarness(`${fixture}/harness.c`), arg: 'warn' };
+    const r = await guest.sweep(harness, { mode: 'random', iterations: 60, faults: { failslab: { probability: 50 } } });
+    expect(r.steps.some((s) => /^WARNING: .*warny\+/m.test(s.kmsg))).toBe(true);
+  });
+});
+
+describe('global mode: every task', () => {
+  it('failslab and fail_page_alloc at probability 20 for 3 s while pipe2 loops; the guest and kmemleak live on', async () => {
+    const r = await guest.stress('pipe2', 3, { failslab: { probability: 20 }, fail_page_alloc: { probability: 20 } });
+    expect(r.runs).toBeGreaterThan(100);
+    expect(r.failed).toBeGreaterThan(0);
+    expect(r.failed).toBeLessThan(r.runs);
+    expect(r.kmemleakEnabledAfter).toBe(true);
+    expect((await guest.sweep('eventfd')).complete).toBe(true);
+  });
+});
