@@ -1,0 +1,615 @@
+#!/usr/bin/env node
+// npm run bench: kfault against the alternatives, side by side, as ratios measured in one run.
+// Writes bench/results.json and bench/results.md (the table the README shows).
+//
+//   node bench/run.mjs [--only sweep,boot,leak,memory,build] [--rounds N]
+//   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
+//        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
+//        BENCH_LEAK_FULL=1 (a kmemleak cycle per step over the whole catalogue, measured rather
+//        than projected: about 15 minutes more under TCG)
+//
+// Sections not run keep their figures from the previous results.json (each says when it ran).
+// Everything that injects faults runs in a kfault guest: the C programs (bench/*.c, built here
+// with cc into the kfault cache, which the guest sees over 9p) refuse to arm outside one.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { boot, QEMU } from '../dist/guest/boot.js';
+import { qemuArgs } from '../dist/guest/qemu.js';
+import { parseConfig } from '../dist/config.js';
+import { ensureKernel } from '../dist/kernel/build.js';
+import { modulesFor } from '../dist/kernel/modules.js';
+import { compileHarness } from '../dist/harness/compile.js';
+import { attributeLeaks } from '../dist/attribution.js';
+import { cacheDir } from '../dist/paths.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const here = join(root, 'bench');
+const bin = join(cacheDir(), 'bench');
+const resultsJson = join(here, 'results.json');
+const resultsMd = join(here, 'results.md');
+
+const SECTIONS = ['sweep', 'boot', 'leak', 'memory', 'build'];
+const flag = (name) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const only = (flag('only') ?? process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section '${s}'; expected some of ${SECTIONS.join(',')}`);
+const ROUNDS = Number(flag('rounds') ?? process.env.BENCH_ROUNDS ?? 5);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: expected a whole number >= 1');
+
+const started = performance.now();
+const log = (msg) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
+const now = () => performance.now();
+
+// ---------------------------------------------------------------- figures
+
+function stats(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = v.length >> 1;
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
+}
+
+/** 3 significant digits at most, no exponent */
+function num(x) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  const a = Math.abs(x);
+  if (a >= 100) return Math.round(x).toLocaleString('en-US');
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(2);
+}
+const med = (s) => (s ? num(s.median) : '–');
+const withRange = (s) => (s ? (s.n > 1 ? `${num(s.median)} (${num(s.min)}–${num(s.max)})` : num(s.median)) : '–');
+const ms = (x) => (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
+const msRange = (s) => (s ? (s.n > 1 ? `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})` : ms(s.median)) : '–');
+
+// ---------------------------------------------------------------- the machine
+
+function qemuVersion() {
+  return spawnSync(QEMU, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].trim();
+}
+
+function machine() {
+  return {
+    cpu: cpus()[0]?.model ?? '?',
+    cores: availableParallelism(),
+    ramGiB: Math.round(totalmem() / 2 ** 30),
+    hostKernel: release(),
+    qemu: qemuVersion(),
+    node: process.version,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+// ---------------------------------------------------------------- the C programs
+
+function buildPrograms() {
+  mkdirSync(bin, { recursive: true });
+  const cc = process.env.CC || 'cc';
+  const flags = ['-O2', '-Wall', '-Wextra', '-std=gnu11', '-D_GNU_SOURCE'];
+  const n = (f) => join(root, 'native', f);
+  const programs = {
+    floor: [...flags, '-pthread', join(here, 'floor.c'), n('harnesses.c'), n('guest.c'), n('sweep.c')],
+    step: [...flags, join(here, 'step.c'), n('harnesses.c'), n('guest.c')],
+    'trivial-init': [...flags, '-static', join(here, 'trivial-init.c')],
+  };
+  for (const [name, args] of Object.entries(programs)) {
+    const r = spawnSync(cc, ['-o', join(bin, name), ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cc} ${name}: ${r.error?.message ?? r.stderr}`);
+  }
+  return Object.fromEntries(Object.keys(programs).map((p) => [p, join(bin, p)]));
+}
+
+// ---------------------------------------------------------------- 1. sweep throughput
+
+const SWEEP_HARNESSES = ['pipe2', 'open', 'socket-inet'];
+/** sweeps per measurement: each takes about a second under TCG */
+const SWEEPS = { floor: 150, 'floor+kmsg': 150, 'kfault C loop': 100, addon: 40, kfault: 25, shell: 2 };
+
+async function inGuest(guest, argv, what) {
+  const r = await guest.bench(argv, { sweepSettings: true, timeoutMs: 300_000 });
+  if (r.exitCode !== 0) throw new Error(`${what}: exit ${r.exitCode ?? r.signal}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const rate = (m) => ({ stepsPerSecond: (m.steps / m.ns) * 1e9, stepsPerSweep: m.steps / m.sweeps });
+
+async function sweepSection(config, kernel, programs) {
+  log(`sweep throughput: booting a guest; ${ROUNDS} rounds of ${SWEEP_HARNESSES.join(', ')}`);
+  const guest = await boot(config, { kernel });
+  const addonScript = join(here, 'addon-sweep.mjs');
+  const methods = [
+    ['floor', (h) => inGuest(guest, [programs.floor, h, String(SWEEPS.floor)], 'floor').then((m) => ({ floor: rate(m) }))],
+    ['floor+kmsg', (h) => inGuest(guest, [programs.floor, '--kmsg', h, String(SWEEPS['floor+kmsg'])], 'floor --kmsg').then((m) => ({ 'floor+kmsg': rate(m) }))],
+    ['kfault C loop', (h) => inGuest(guest, [programs.floor, '--kfault', h, String(SWEEPS['kfault C loop'])], 'floor --kfault').then((m) => ({ 'kfault C loop': rate(m) }))],
+    [
+      'addon',
+      (h) => inGuest(guest, [process.execPath, addonScript, h, String(SWEEPS.addon)], 'addon-sweep.mjs').then((m) => ({ 'addon raw': rate(m.raw), 'addon + agent JS': rate(m.agent) })),
+    ],
+    [
+      'kfault',
+      async (h) => {
+        await guest.sweep(h); // warm-up, as the programs do
+        let steps = 0;
+        const t0 = now();
+        for (let i = 0; i < SWEEPS.kfault; i++) steps += (await guest.sweep(h)).steps.length;
+        return { kfault: rate({ steps, sweeps: SWEEPS.kfault, ns: (now() - t0) * 1e6 }) };
+      },
+    ],
+    ['shell', (h) => inGuest(guest, ['/bin/sh', join(here, 'shell-sweep.sh'), programs.step, h, String(SWEEPS.shell)], 'shell-sweep.sh').then((m) => ({ shell: rate(m) }))],
+  ];
+  /** raw[harness][method] = one figure per round */
+  const raw = Object.fromEntries(SWEEP_HARNESSES.map((h) => [h, {}]));
+  const load = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      load.push(loadavg()[0]);
+      for (const [hi, h] of SWEEP_HARNESSES.entries()) {
+        // a different order every round: no method always runs right after the same one
+        const k = (round + hi) % methods.length;
+        const order = [...methods.slice(k), ...methods.slice(0, k)];
+        for (const [, run] of order) {
+          for (const [name, r] of Object.entries(await run(h))) (raw[h][name] ??= []).push(r);
+        }
+        log(`  round ${round + 1}/${ROUNDS} ${h}: ${Object.entries(raw[h]).map(([m, v]) => `${m} ${num(v.at(-1).stepsPerSecond)}`).join(', ')}`);
+      }
+    }
+  } finally {
+    await guest.close();
+  }
+  const out = {};
+  for (const h of SWEEP_HARNESSES) {
+    const per = raw[h];
+    const ratio = (a, b) => stats(per[a].map((x, i) => x.stepsPerSecond / per[b][i].stepsPerSecond));
+    out[h] = {
+      methods: Object.fromEntries(
+        Object.entries(per).map(([m, v]) => [m, { stepsPerSecond: stats(v.map((x) => x.stepsPerSecond)), stepsPerSweep: stats(v.map((x) => x.stepsPerSweep)), rounds: v.map((x) => x.stepsPerSecond) }]),
+      ),
+      ratios: {
+        'kfault/floor': ratio('kfault', 'floor'),
+        'kfault/shell': ratio('kfault', 'shell'),
+        'addon + agent JS/floor': ratio('addon + agent JS', 'floor'),
+        'kfault C loop/floor': ratio('kfault C loop', 'floor'),
+        'floor+kmsg/floor': ratio('floor+kmsg', 'floor'),
+      },
+    };
+  }
+  return { accel: guest.accel, kernel: guest.kernel, rounds: ROUNDS, sweepsPerMeasurement: SWEEPS, loadavg1: stats(load), harnesses: out };
+}
+
+// ---------------------------------------------------------------- 2. boot
+
+async function bootKfault(config, kernel) {
+  let tSpawn = 0;
+  const t0 = now();
+  const guest = await boot(config, { kernel, onQemuCommand: () => (tSpawn = now()) });
+  const tReady = now();
+  try {
+    const b = (await guest.bench(null)).boot;
+    // the guest's clock (CLOCK_MONOTONIC, kernel log timestamps) starts with the kernel:
+    // what came before it on the host's clock is QEMU's start, the firmware and decompression
+    const firmware = tReady - tSpawn - b.readyMs;
+    return {
+      accel: guest.accel,
+      total: tReady - tSpawn,
+      bootCall: tReady - t0,
+      phases: {
+        firmware,
+        kernel: b.initExecMs,
+        init: b.initExecMs === null ? null : b.nodeStartMs - b.initExecMs,
+        'Node start': b.agentStartMs - b.nodeStartMs,
+        'addon load': b.addonLoadedMs - b.agentStartMs,
+        ready: b.readyMs - b.addonLoadedMs,
+      },
+    };
+  } finally {
+    await guest.close();
+  }
+}
+
+/** The same kernel and QEMU command line, init= a static program that reboots at once. */
+async function bootFloor(config, kernel, accel, init) {
+  const sockDir = join(bin, `sock-${process.pid}`);
+  mkdirSync(sockDir, { recursive: true });
+  const sock = join(sockDir, 'agent.sock');
+  const server = createServer((s) => s.on('error', () => {}));
+  await new Promise((res) => server.listen(sock, res));
+  const args = qemuArgs({ qemu: QEMU, accel, cpus: config.machine.cpus, memoryMiB: config.machine.memoryMiB, kernelImage: kernel.image, init, agentSocket: sock, cmdline: config.machine.cmdline });
+  const tSpawn = now();
+  const child = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tInit = null;
+  let guestInitMs = null;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = /kfault-bench: init ran at (\d+) ms/.exec(line);
+    if (m && tInit === null) {
+      tInit = now();
+      guestInitMs = Number(m[1]);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), config.machine.bootTimeoutMs);
+  const code = await new Promise((res) => child.on('close', (c, s) => res(c ?? s)));
+  const tExit = now();
+  clearTimeout(timer);
+  server.close();
+  rmSync(sockDir, { recursive: true, force: true });
+  if (tInit === null) throw new Error(`floor boot: no init marker on the console (QEMU exit ${code})`);
+  return { total: tInit - tSpawn, toExit: tExit - tSpawn, phases: { firmware: tInit - tSpawn - guestInitMs, kernel: guestInitMs } };
+}
+
+async function bootSection(config, kernel, programs) {
+  log(`boot: ${ROUNDS} rounds, kfault and the trivial-init floor alternating`);
+  const kf = [];
+  const fl = [];
+  const load = [];
+  let accel = null;
+  for (let round = 0; round < ROUNDS; round++) {
+    load.push(loadavg()[0]);
+    const order = round % 2 ? ['floor', 'kfault'] : ['kfault', 'floor'];
+    for (const which of order) {
+      if (which === 'kfault') {
+        const r = await bootKfault(config, kernel);
+        accel = r.accel;
+        kf.push(r);
+      } else {
+        // the floor needs to know the accelerator kfault chose; on the first round kfault goes first
+        fl.push(await bootFloor(config, kernel, accel ?? (await bootKfault(config, kernel)).accel, programs['trivial-init']));
+      }
+    }
+    log(`  round ${round + 1}/${ROUNDS}: kfault ${ms(kf.at(-1).total)}, floor ${ms(fl.at(-1).total)}`);
+  }
+  const phaseStats = (runs) => Object.fromEntries(Object.keys(runs[0].phases).map((p) => [p, stats(runs.map((r) => r.phases[p]))]));
+  return {
+    accel,
+    rounds: ROUNDS,
+    loadavg1: stats(load),
+    kfault: { total: stats(kf.map((r) => r.total)), bootCall: stats(kf.map((r) => r.bootCall)), phases: phaseStats(kf) },
+    floor: { total: stats(fl.map((r) => r.total)), toExit: stats(fl.map((r) => r.toExit)), phases: phaseStats(fl) },
+    ratio: stats(kf.map((r, i) => r.total / fl[i].total)),
+  };
+}
+
+// ---------------------------------------------------------------- 3. leak check
+
+async function leakSection(config, kernel) {
+  const fixture = join(root, 'test/fixtures/kfault-test-module');
+  log('leak check: building the test module (a known leak at nth=3 of harness.c:leak)');
+  const modules = await modulesFor(kernel, [{ path: fixture, params: '' }]);
+  const leaky = { name: 'harness.c(leak)', library: compileHarness(join(fixture, 'harness.c')), arg: 'leak' };
+  const guest = await boot(config, { kernel });
+  const label = (t) => (typeof t === 'string' ? t : t.name);
+  try {
+    await guest.loadModules(modules);
+    const catalogue = guest.catalogue.map((h) => h.name);
+    /** one check over some results: leaks tied to sweep steps, and the others */
+    const check = async (results) => {
+      const k = await guest.kmemleakCheck();
+      if (!k.enabled) throw new Error(`kmemleak is not working: ${k.why}`);
+      const a = attributeLeaks(results, k.leaks, []);
+      return { attributed: a.results.flatMap((r) => r.leaks.map((l) => `${r.harness} nth=${l.nth ?? '-'}`)), unattributed: a.unattributed.length };
+    };
+    const modes = {
+      'one cycle': async (targets) => {
+        await guest.kmemleakClear();
+        const results = [];
+        for (const t of targets) results.push(await guest.sweep(t));
+        const c = await check(results);
+        return { checks: 1, steps: results.reduce((n, r) => n + r.steps.length, 0), ...c };
+      },
+      'a cycle per harness': async (targets) => {
+        const out = { checks: 0, steps: 0, attributed: [], unattributed: 0 };
+        for (const t of targets) {
+          await guest.kmemleakClear();
+          const r = await guest.sweep(t);
+          const c = await check([r]);
+          out.checks++;
+          out.steps += r.steps.length;
+          out.attributed.push(...c.attributed);
+          out.unattributed += c.unattributed;
+        }
+        return out;
+      },
+      // what a naive loop does: arm one point, run, check kmemleak, next point
+      'a cycle per step': async (targets) => {
+        const out = { checks: 0, steps: 0, attributed: [], unattributed: 0 };
+        for (const t of targets) {
+          for (let n = 1; ; n++) {
+            await guest.kmemleakClear();
+            const r = await guest.sweep(t, { maxSteps: n, skip: Array.from({ length: n - 1 }, (_, i) => i + 1) });
+            const c = await check([r]);
+            out.checks++;
+            out.steps += r.steps.length;
+            out.attributed.push(...c.attributed);
+            out.unattributed += c.unattributed;
+            if (r.complete || n >= 1000) break;
+          }
+        }
+        return out;
+      },
+    };
+    const sets = [
+      { name: 'pipe2 + harness.c(leak)', targets: ['pipe2', leaky], modes: Object.keys(modes) },
+      { name: `the catalogue (${catalogue.length}) + harness.c(leak)`, targets: [...catalogue, leaky], modes: process.env.BENCH_LEAK_FULL === '1' ? Object.keys(modes) : ['one cycle', 'a cycle per harness'] },
+    ];
+    const out = [];
+    for (const set of sets) {
+      const row = { set: set.name, harnesses: set.targets.map(label), modes: {} };
+      for (const m of set.modes) {
+        log(`  ${set.name}: ${m}`);
+        const t0 = now();
+        const r = await modes[m](set.targets);
+        row.modes[m] = { ms: now() - t0, ...r, leaks: r.attributed.length };
+        log(`    ${ms(row.modes[m].ms)}, ${r.checks} checks, ${r.steps} steps, leaks ${r.attributed.join(', ') || 'none'}`);
+      }
+      out.push(row);
+    }
+    // a cycle per step over the whole catalogue, projected from the small set when not measured
+    const small = out[0].modes['a cycle per step'];
+    const full = out[1];
+    if (!full.modes['a cycle per step'] && small) {
+      const steps = full.modes['one cycle'].steps;
+      full.projected = { 'a cycle per step': { ms: (small.ms / small.steps) * steps, steps, from: `${small.steps} steps of ${out[0].set}` } };
+    }
+    return { accel: guest.accel, loadavg1: loadavg()[0], sets: out };
+  } finally {
+    await guest.close();
+  }
+}
+
+// ---------------------------------------------------------------- 4. memory
+
+function peakRssOfCli(args) {
+  const file = join(bin, `rss-${process.pid}`);
+  const t0 = now();
+  const r = spawnSync(process.execPath, ['--import', join(here, 'maxrss.mjs'), join(root, 'bin/kfault.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, KFAULT_BENCH_RSS: file },
+    maxBuffer: 64 << 20,
+  });
+  const wall = now() - t0;
+  if (r.status !== 0 && r.status !== 1) throw new Error(`kfault ${args.join(' ')}: exit ${r.status}: ${r.stderr.slice(-2000)}`);
+  const kib = Number(readFileSync(file, 'utf8'));
+  rmSync(file, { force: true });
+  return { kib, wall, exit: r.status };
+}
+
+function vmHwmKiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : null;
+}
+
+/** Boots with memMiB, sweeps the catalogue, checks kmemleak: what it took, or why it failed. */
+async function catalogueAt(config, kernel, memMiB) {
+  const c = structuredClone(config);
+  c.machine.memoryMiB = memMiB; // below kfault's own minimum (256) on purpose: this is a search
+  c.machine.bootTimeoutMs = Math.min(c.machine.bootTimeoutMs, 60_000);
+  let guest;
+  try {
+    guest = await boot(c, { kernel });
+    let steps = 0;
+    for (const h of guest.catalogue) steps += (await guest.sweep(h.name)).steps.length;
+    const k = await guest.kmemleakCheck();
+    const b = await guest.bench(['/bin/cat', '/proc/meminfo']);
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(b.stdout)?.[1] ?? NaN);
+    return {
+      ok: k.enabled,
+      why: k.enabled ? null : k.why,
+      steps,
+      restarts: guest.restarts,
+      agentMaxRssKiB: b.agentMaxRssKiB,
+      qemuMaxRssKiB: vmHwmKiB(guest.pid),
+      guestUsedKiB: kb('MemTotal') - kb('MemAvailable'),
+      guestTotalKiB: kb('MemTotal'),
+    };
+  } catch (e) {
+    return { ok: false, why: String(e.message).split('\n')[0] };
+  } finally {
+    await guest?.close();
+  }
+}
+
+async function memorySection(config, kernel) {
+  log('memory: kfault sweep of the whole catalogue (the CLI), peak RSS of the host process');
+  const cli = peakRssOfCli(['sweep', '--json']);
+  log(`  host process ${Math.round(cli.kib / 1024)} MiB`);
+  const atDefault = await catalogueAt(config, kernel, config.machine.memoryMiB);
+  const tries = [];
+  let needed = null;
+  for (const mem of [128, 160, 192, 256, 384, 512, 768]) {
+    if (mem >= config.machine.memoryMiB) break;
+    log(`  the catalogue in a guest of ${mem} MiB`);
+    const r = await catalogueAt(config, kernel, mem);
+    tries.push({ memMiB: mem, ok: r.ok && r.restarts === 0, why: r.ok ? (r.restarts ? `${r.restarts} restarts` : null) : r.why });
+    if (r.ok && r.restarts === 0) {
+      needed = mem;
+      break;
+    }
+  }
+  return { hostCli: { peakRssKiB: cli.kib, wallMs: cli.wall, exit: cli.exit }, atDefault: { memMiB: config.machine.memoryMiB, ...atDefault }, guestRamNeededMiB: needed, tries };
+}
+
+// ---------------------------------------------------------------- 5. kernel build
+
+function ccacheDir() {
+  const r = spawnSync('ccache', ['-k', 'cache_dir'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function ccacheStats(dir) {
+  const r = spawnSync('ccache', ['--print-stats'], { encoding: 'utf8', env: { ...process.env, CCACHE_DIR: dir } });
+  if (r.status !== 0) return null;
+  const get = (k) => Number(new RegExp(`^${k}\\t(\\d+)`, 'm').exec(r.stdout)?.[1] ?? 0);
+  return { hits: get('direct_cache_hit') + get('preprocessed_cache_hit'), misses: get('cache_miss') };
+}
+
+function kfaultCli(args, env) {
+  const t0 = now();
+  const r = spawnSync(process.execPath, [join(root, 'bin/kfault.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`kfault ${args.join(' ')}: exit ${r.status}: ${r.stderr.slice(-2000)}`);
+  return now() - t0;
+}
+
+async function buildSection(kernel, coldBuiltMs) {
+  const out = { warm: null, onePatch: null, cold: null };
+  log('kernel build: cached (3 times)');
+  out.warm = stats([0, 1, 2].map(() => kfaultCli(['kernel', 'build'], {})));
+  const ccache = ccacheDir();
+  const scratch = join(bin, 'build-cache');
+  const run = (what, args, ccacheAt) => {
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch, { recursive: true });
+    const env = { XDG_CACHE_HOME: scratch, ...(ccacheAt ? { CCACHE_DIR: ccacheAt } : {}) };
+    const before = ccacheAt ? ccacheStats(ccacheAt) : null;
+    log(`kernel build: ${what}`);
+    const wall = kfaultCli(['kernel', 'build', ...args], env);
+    const after = ccacheAt ? ccacheStats(ccacheAt) : null;
+    const meta = JSON.parse(readFileSync(spawnSync('sh', ['-c', `ls ${scratch}/kfault/kernels/*/meta.json`], { encoding: 'utf8' }).stdout.trim().split('\n')[0], 'utf8'));
+    return { wallMs: wall, objects: meta.objects, ccache: before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses } : null };
+  };
+  try {
+    if (process.env.BENCH_COLD_BUILD === '1') {
+      const cold = join(bin, 'ccache-cold');
+      rmSync(cold, { recursive: true, force: true });
+      mkdirSync(cold, { recursive: true });
+      out.cold = { ...run('cold: empty kfault cache, empty ccache', [], cold), measured: 'this run' };
+      rmSync(cold, { recursive: true, force: true });
+    } else if (coldBuiltMs !== null) {
+      out.cold = { wallMs: coldBuiltMs, measured: 'this run (the kernel was not in the cache)' };
+    } else {
+      const meta = JSON.parse(readFileSync(join(kernel.dir, 'meta.json'), 'utf8'));
+      out.cold = { wallMs: meta.buildSeconds * 1000, objects: meta.objects, measured: 'when this machine first built the kernel (meta.json); BENCH_COLD_BUILD=1 measures it' };
+    }
+    if (ccache) out.onePatch = run('one patch (bench/one-patch: one line of mm/kmemleak.c), ccache warm', ['--patches', join(here, 'one-patch')], ccache);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the table
+
+function markdown(r) {
+  const m = r.machine;
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const when = (s) => `${s.date.slice(0, 16).replace('T', ' ')} UTC, load average ${num(s.loadavg1?.median ?? s.loadavg1 ?? s.loadavgStart[0])} on ${m.cores} cores`;
+  p(`Measured on ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB, Linux ${m.hostKernel}, ${m.qemu}, Node ${m.node}; guest kernel ${r.guestKernel}, accelerator ${r.accel?.toUpperCase()}. Figures are medians over the rounds with the range (min–max) in brackets; ratios are taken per round (both sides in the same guest, one after the other) and then their median.`);
+  p();
+  const s = r.sections.sweep;
+  if (s) {
+    p(`**Sweep throughput** (steps per second; ${s.rounds} rounds; ${when(s)})`);
+    p();
+    p('| harness | steps per sweep | floor: tight C loop | kfault | kfault / floor | shell: a process per step | kfault / shell |');
+    p('|---|---|---|---|---|---|---|');
+    for (const [h, x] of Object.entries(s.harnesses)) {
+      const f = x.methods;
+      p(`| ${h} | ${med(f.kfault.stepsPerSweep)} | ${withRange(f.floor.stepsPerSecond)} | ${withRange(f.kfault.stepsPerSecond)} | **${withRange(x.ratios['kfault/floor'])}** | ${withRange(f.shell.stepsPerSecond)} | **${withRange(x.ratios['kfault/shell'])}** |`);
+    }
+    p();
+    p('Where the time goes, from the floor to kfault (steps per second, medians):');
+    p();
+    p('| harness | floor | + per-step /dev/kmsg drain and thread name | kfault\'s C loop (kf_sweep: + a thread, fail-nth and kmsg opened per sweep) | + N-API, a JS callback per step | + the agent\'s per-step JS (fault site, schema, JSON) | kfault from the host (+ fault settings, request, step events over virtio-serial) |');
+    p('|---|---|---|---|---|---|---|');
+    for (const [h, x] of Object.entries(s.harnesses)) {
+      const f = x.methods;
+      p(`| ${h} | ${med(f.floor.stepsPerSecond)} | ${med(f['floor+kmsg'].stepsPerSecond)} | ${med(f['kfault C loop'].stepsPerSecond)} | ${med(f['addon raw'].stepsPerSecond)} | ${med(f['addon + agent JS'].stepsPerSecond)} | ${med(f.kfault.stepsPerSecond)} |`);
+    }
+    p();
+  }
+  const b = r.sections.boot;
+  if (b) {
+    const ph = ['firmware', 'kernel', 'init', 'Node start', 'addon load', 'ready'];
+    p(`**Boot to agent ready** (${b.accel?.toUpperCase()}; ${b.rounds} rounds; ${when(b)})`);
+    p();
+    p(`| | QEMU start to ready | ${ph.join(' | ')} |`);
+    p(`|---|---|${ph.map(() => '---').join('|')}|`);
+    p(`| kfault | ${msRange(b.kfault.total)} | ${ph.map((x) => (b.kfault.phases[x] ? ms(b.kfault.phases[x].median) : '–')).join(' | ')} |`);
+    p(`| floor: same kernel, init exits at once | ${msRange(b.floor.total)} | ${ph.map((x) => (b.floor.phases[x] ? ms(b.floor.phases[x].median) : '–')).join(' | ')} |`);
+    p(`| **kfault / floor** | **${withRange(b.ratio)}** | | | | | | |`);
+    p();
+  }
+  const l = r.sections.leak;
+  if (l) {
+    p(`**Leak check** (kmemleak: clear, sweeps, scan, wait for the minimum object age, scan, report; ${when(l)}; one round)`);
+    p();
+    p('| harnesses | kmemleak cycles | wall time | cycles | steps | leaks found |');
+    p('|---|---|---|---|---|---|');
+    for (const set of l.sets) {
+      for (const [mode, x] of Object.entries(set.modes)) p(`| ${set.set} | ${mode} | ${ms(x.ms)} | ${x.checks} | ${x.steps} | ${x.leaks}${x.attributed.length ? ` (${[...new Set(x.attributed)].join(', ')})` : ''} |`);
+      for (const [mode, x] of Object.entries(set.projected ?? {})) p(`| ${set.set} | ${mode} | ${ms(x.ms)} projected | ${x.steps} | ${x.steps} | (from ${x.from}) |`);
+    }
+    p();
+  }
+  const k = r.sections.build;
+  if (k) {
+    p(`**Kernel build** (${when(k)})`);
+    p();
+    p('| build | wall time | |');
+    p('|---|---|---|');
+    if (k.cold) p(`| cold: empty kfault cache and ccache | ${ms(k.cold.wallMs)} | ${k.cold.measured} |`);
+    p(`| warm: cache hit (\`kfault kernel build\`, Node start included) | ${msRange(k.warm)} | |`);
+    if (k.onePatch) p(`| one-patch change, ccache warm (bench/one-patch) | ${ms(k.onePatch.wallMs)} | ${k.onePatch.ccache ? `ccache: ${k.onePatch.ccache.hits} hits, ${k.onePatch.ccache.misses} misses` : ''} |`);
+    p();
+  }
+  const mem = r.sections.memory;
+  if (mem) {
+    const mib = (kib) => (kib === null || kib === undefined || !Number.isFinite(kib) ? '–' : `${Math.round(kib / 1024)} MiB`);
+    p(`**Memory** (${when(mem)})`);
+    p();
+    p('| what | peak |');
+    p('|---|---|');
+    p(`| host: \`kfault sweep\` of the whole catalogue (Node process, peak RSS) | ${mib(mem.hostCli.peakRssKiB)} |`);
+    p(`| QEMU (peak RSS, guest of ${mem.atDefault.memMiB} MiB) | ${mib(mem.atDefault.qemuMaxRssKiB)} |`);
+    p(`| guest agent (Node in the guest, peak RSS) | ${mib(mem.atDefault.agentMaxRssKiB)} |`);
+    p(`| guest memory in use after the catalogue (MemTotal − MemAvailable) | ${mib(mem.atDefault.guestUsedKiB)} |`);
+    p(`| guest RAM the catalogue needs (smallest -m that swept it and checked kmemleak) | ${mem.guestRamNeededMiB ? `${mem.guestRamNeededMiB} MiB` : 'not found below the default'}${mem.tries.filter((t) => !t.ok).length ? ` (${mem.tries.filter((t) => !t.ok).map((t) => `${t.memMiB} MiB failed: ${t.why}`).join('; ')})` : ''} |`);
+    p();
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  log(`sections: ${only.join(', ')}; rounds: ${ROUNDS}`);
+  const programs = buildPrograms();
+  const config = parseConfig(existsSync(join(root, 'kfault.config.json')) ? JSON.parse(readFileSync(join(root, 'kfault.config.json'), 'utf8')) : {});
+  const t0 = now();
+  const kernel = await ensureKernel(config);
+  const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
+  const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
+  const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
+  const run = { sweep: () => sweepSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs) };
+  for (const name of SECTIONS) {
+    if (!only.includes(name)) continue;
+    const date = new Date().toISOString();
+    const loadavgStart = loadavg().map((x) => Number(x.toFixed(2)));
+    const r = await run[name]();
+    results.sections[name] = { date, loadavgStart, loadavgEnd: loadavg().map((x) => Number(x.toFixed(2))), ...r };
+    writeFileSync(resultsJson, JSON.stringify(results, null, 2) + '\n');
+  }
+  results.guestKernel = results.sections.sweep?.kernel ?? previous?.guestKernel ?? null;
+  results.accel = results.sections.sweep?.accel ?? results.sections.boot?.accel ?? previous?.accel ?? null;
+  results.machine.loadavgEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  writeFileSync(resultsJson, JSON.stringify(results, null, 2) + '\n');
+  const md = markdown(results);
+  writeFileSync(resultsMd, md + '\n');
+  process.stdout.write(md + '\n');
+  log(`wrote ${resultsJson} and ${resultsMd}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`failed: ${e.stack ?? e}`);
+    process.exit(1);
+  },
+);
