@@ -148,9 +148,31 @@ if [ "$cas" -gt 0 ]; then
   find /usr/local/share/ca-certificates -name '*.crt' -type f -exec cp {} "$tmp/context/docker/ca-certificates/" \;
   say "the npm build stage trusts this host's $cas locally added CA certificate(s) (/usr/local/share/ca-certificates)"
 fi
-say "building $image from HEAD $head (docker build --network=host -f docker/Dockerfile)"
+# The Dockerfile needs BuildKit (its kernel step keeps ccache's cache in a BuildKit cache mount, so
+# that a commit that leaves the kernels' inputs alone rebuilds them from ccache in minutes). Clients
+# before Docker 23 have BuildKit built in (DOCKER_BUILDKIT=1); later ones need the buildx plugin.
+# Debian 12's docker.io is 20.10; where a newer client without buildx comes first on PATH (as on
+# this project's CI machines), the docker.io package's own /usr/bin/docker is used for the build.
+buildkit_client() {
+  local c v
+  for c in docker /usr/bin/docker; do
+    command -v "$c" >/dev/null || continue
+    if "$c" buildx version >/dev/null 2>&1; then echo "$c"; return 0; fi
+    v=$("$c" version --format '{{.Client.Version}}' 2>/dev/null) || true
+    v=${v%%.*}
+    case $v in '' | *[!0-9]*) continue ;; esac
+    if [ "$v" -lt 23 ]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+if ! builder=$(buildkit_client); then
+  if is_root && command -v apt-get >/dev/null && apt-cache show docker-buildx >/dev/null 2>&1; then apt_install docker-buildx; fi
+  builder=$(buildkit_client) || die "no Docker client here can build with BuildKit (docker buildx, or a client before Docker 23 with DOCKER_BUILDKIT=1); the Dockerfile needs it"
+fi
+say "building $image from HEAD $head (DOCKER_BUILDKIT=1 $builder build --network=host -f docker/Dockerfile)"
 t=$(now)
-docker build --network=host -f "$tmp/context/docker/Dockerfile" -t "$image" "$tmp/context" || die "docker build failed"
+DOCKER_BUILDKIT=1 "$builder" build --progress=plain --network=host -f "$tmp/context/docker/Dockerfile" -t "$image" "$tmp/context" ||
+  die "docker build failed"
 t_build=$(took "$t")
 say "image built in $t_build"
 
