@@ -4,6 +4,7 @@
       "target_name": "kfault",
       "sources": [
         "native/addon.cc",
+        "native/attrs.cc",
         "native/errors.cc",
         "native/guest.c",
         "native/harnesses.c",

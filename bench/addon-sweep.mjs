@@ -4,11 +4,10 @@
 //   node bench/addon-sweep.mjs HARNESS SWEEPS
 // raw:   the binding's sweep() (build/Release/kfault.node) with a step callback that only counts
 // agent: what the agent does per step short of writing to its port: dist/addon.js's sweep()
-//        (errno name, fault site parsed from the step's kernel log), the step event checked
-//        against the protocol's schema and serialized, as the agent's send() does
+//        (errno name, fault site parsed from the step's kernel log) and the step event
+//        serialized, as the agent's send() does
 import { sweep } from '../dist/addon.js';
 import { loadBinding } from '../dist/native.js';
-import { AgentMessage } from '../dist/protocol.js';
 
 const [harness, n] = process.argv.slice(2);
 const sweeps = Number(n);
@@ -25,9 +24,7 @@ const ways = {
     let count = 0;
     await sweep({ harness, library: null, arg: '' }, dir, steps, (step) => {
       count++;
-      const msg = { type: 'step', id: 1, step };
-      AgentMessage.parse(msg);
-      JSON.stringify(msg);
+      JSON.stringify({ type: 'step', id: 1, step });
     });
     return count;
   },

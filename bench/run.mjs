@@ -2,7 +2,8 @@
 // npm run bench: kfault against the alternatives, side by side, as ratios measured in one run.
 // Writes bench/results.json and bench/results.md (the table the README shows).
 //
-//   node bench/run.mjs [--only sweep,boot,leak,memory,build] [--rounds N]
+//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build] [--rounds N]
+//   node bench/run.mjs --readme   (only put bench/results.md into README.md again)
 //   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
 //        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
 //        BENCH_LEAK_FULL=1 (a kmemleak cycle per step over the whole catalogue, measured rather
@@ -33,7 +34,7 @@ const bin = join(cacheDir(), 'bench');
 const resultsJson = join(here, 'results.json');
 const resultsMd = join(here, 'results.md');
 
-const SECTIONS = ['sweep', 'boot', 'leak', 'memory', 'build'];
+const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build'];
 const flag = (name) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -100,6 +101,7 @@ function buildPrograms() {
     floor: [...flags, '-pthread', join(here, 'floor.c'), n('harnesses.c'), n('guest.c'), n('sweep.c')],
     step: [...flags, join(here, 'step.c'), n('harnesses.c'), n('guest.c')],
     'trivial-init': [...flags, '-static', join(here, 'trivial-init.c')],
+    percall: [...flags, '-pthread', join(here, 'percall.c'), n('guest.c')],
   };
   for (const [name, args] of Object.entries(programs)) {
     const r = spawnSync(cc, ['-o', join(bin, name), ...args], { encoding: 'utf8' });
@@ -183,6 +185,59 @@ async function sweepSection(config, kernel, programs) {
     };
   }
   return { accel: guest.accel, kernel: guest.kernel, rounds: ROUNDS, sweepsPerMeasurement: SWEEPS, loadavg1: stats(load), harnesses: out };
+}
+
+// ---------------------------------------------------------------- 1b. where a sweep's time goes
+
+/** Medians in ms of one sweep request's pieces: in the guest (bench/profile-guest.mjs, the agent's
+ * own code called piece by piece), from the host (arrival of the step events and the reply), and
+ * kfault's C loop's per-sweep system calls (bench/percall.c, microseconds). */
+async function profileSection(config, kernel, programs) {
+  const harness = 'pipe2';
+  const calls = 10 * ROUNDS;
+  log(`profile: where one sweep request of ${harness} spends its time (${calls} calls each)`);
+  const guest = await boot(config, { kernel });
+  try {
+    const g = await inGuest(guest, [process.execPath, join(here, 'profile-guest.mjs'), harness, String(calls)], 'profile-guest.mjs');
+    const c = await inGuest(guest, [programs.percall, String(20 * calls)], 'percall');
+    const median = (v) => stats(v).median;
+    const rt = [];
+    for (let i = 0; i <= calls; i++) {
+      const t0 = now();
+      await guest.bench(null);
+      if (i) rt.push(now() - t0);
+    }
+    const first = [];
+    const last = [];
+    const whole = [];
+    await guest.sweep(harness);
+    for (let i = 0; i < calls; i++) {
+      const arrivals = [];
+      const t0 = now();
+      await guest.sweep(harness, { onStep: () => arrivals.push(now() - t0) });
+      whole.push(now() - t0);
+      first.push(arrivals[0]);
+      last.push(whole.at(-1) - arrivals.at(-1));
+    }
+    log(`  whole sweep request ${num(median(whole))} ms, round trip ${num(median(rt))} ms`);
+    return {
+      harness,
+      calls,
+      loadavg1: loadavg()[0],
+      stepsPerSweep: g.stepsPerSweep,
+      faultAttributes: g.faultAttributes,
+      guestMs: g.ms,
+      hostMs: {
+        'a request that does nothing (round trip)': median(rt),
+        'request sent to the first step event': median(first),
+        'the last step event to the reply': median(last),
+        'a whole sweep request': median(whole),
+      },
+      perSweepSyscallsUs: c,
+    };
+  } finally {
+    await guest.close();
+  }
 }
 
 // ---------------------------------------------------------------- 2. boot
@@ -516,12 +571,23 @@ function markdown(r) {
     p();
     p('Where the time goes, from the floor to kfault (steps per second, medians):');
     p();
-    p('| harness | floor | + per-step /dev/kmsg drain and thread name | kfault\'s C loop (kf_sweep: + a thread, fail-nth and kmsg opened per sweep) | + N-API, a JS callback per step | + the agent\'s per-step JS (fault site, schema, JSON) | kfault from the host (+ fault settings, request, step events over virtio-serial) |');
+    p('| harness | floor | + per-step /dev/kmsg drain and thread name | kfault\'s C loop (kf_sweep: + a thread, fail-nth and kmsg opened per sweep) | + N-API, a JS callback per step | + the agent\'s per-step JS (errno name, fault site, JSON) | kfault from the host (+ fault settings, request, step events over virtio-serial) |');
     p('|---|---|---|---|---|---|---|');
     for (const [h, x] of Object.entries(s.harnesses)) {
       const f = x.methods;
       p(`| ${h} | ${med(f.floor.stepsPerSecond)} | ${med(f['floor+kmsg'].stepsPerSecond)} | ${med(f['kfault C loop'].stepsPerSecond)} | ${med(f['addon raw'].stepsPerSecond)} | ${med(f['addon + agent JS'].stepsPerSecond)} | ${med(f.kfault.stepsPerSecond)} |`);
     }
+    p();
+  }
+  const pr = r.sections.profile;
+  if (pr) {
+    p(`**Where one sweep request goes** (${pr.harness}, ${num(pr.stepsPerSweep)} steps; medians of ${pr.calls} calls, ms; ${when(pr)}; \`npm run bench -- --only profile\`)`);
+    p();
+    p('| piece | ms |');
+    p('|---|---|');
+    for (const [k, v] of Object.entries(pr.hostMs)) p(`| host: ${k} | ${num(v)} |`);
+    for (const [k, v] of Object.entries(pr.guestMs)) p(`| guest: ${k} | ${num(v)} |`);
+    p(`| guest: kfault's C loop per sweep, beyond the floor (µs): ${Object.entries(pr.perSweepSyscallsUs).map(([k, v]) => `${k} ${num(v)}`).join('; ')} | |`);
     p();
   }
   const b = r.sections.boot;
@@ -578,6 +644,21 @@ function markdown(r) {
 
 // ---------------------------------------------------------------- main
 
+const readme = join(root, 'README.md');
+const START = '<!-- bench:start -->';
+const END = '<!-- bench:end -->';
+
+/** The README shows bench/results.md verbatim between its markers: written here, so they cannot drift. */
+function spliceReadme(md) {
+  if (!existsSync(readme)) return false;
+  const text = readFileSync(readme, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return false;
+  writeFileSync(readme, `${text.slice(0, a + START.length)}\n${md}\n${text.slice(b)}`);
+  return true;
+}
+
 async function main() {
   log(`sections: ${only.join(', ')}; rounds: ${ROUNDS}`);
   const programs = buildPrograms();
@@ -587,7 +668,7 @@ async function main() {
   const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
   const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
   const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
-  const run = { sweep: () => sweepSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs) };
+  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs) };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     const date = new Date().toISOString();
@@ -603,7 +684,14 @@ async function main() {
   const md = markdown(results);
   writeFileSync(resultsMd, md + '\n');
   process.stdout.write(md + '\n');
-  log(`wrote ${resultsJson} and ${resultsMd}`);
+  log(`wrote ${resultsJson} and ${resultsMd}${spliceReadme(md) ? `, and the table into ${readme}` : ''}`);
+}
+
+if (process.argv.includes('--readme')) {
+  // only put bench/results.md into the README again (after the README was edited elsewhere)
+  const ok = spliceReadme(readFileSync(resultsMd, 'utf8').trimEnd());
+  log(ok ? `spliced ${resultsMd} into ${readme}` : `no ${START} ... ${END} in ${readme}`);
+  process.exit(ok ? 0 : 1);
 }
 
 main().then(

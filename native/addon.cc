@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attrs.h"
 #include "errors.h"
 #include "kfault.h"
 
@@ -282,6 +283,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("sweep", Napi::Function::New(env, Sweep));
 	exports.Set("stress", Napi::Function::New(env, Stress));
 	exports.Set("loadModule", Napi::Function::New(env, LoadModule));
+	InitAttrs(env, exports);
 	return exports;
 }
 

@@ -6,7 +6,7 @@ import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { runCommand } from './command.js';
 import { monotonicMs, runBench } from './bench.js';
-import { FAIL_NTH_SETTINGS, faultStateRoundTrip, GLOBAL_SETTINGS, RANDOM_SETTINGS, snapshotFaultState, withFaultSettings } from './faults.js';
+import { FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, GLOBAL_SETTINGS, RANDOM_SETTINGS, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
@@ -114,9 +114,28 @@ function errorOf(e: unknown) {
 
 async function main(): Promise<void> {
   const fd = openSync(findPort(), 'r+');
+  const writeAll = (text: string) => {
+    const buf = Buffer.from(text);
+    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+  };
+  // Step events are the hot path: no schema check here (the host checks every message it
+  // reads), and the steps of one turn of the event loop go out in one write, at the end of it.
+  let steps = '';
+  const flush = () => {
+    if (!steps) return;
+    const text = steps;
+    steps = '';
+    writeAll(text);
+  };
   const send = (msg: AgentMessage) => {
+    if (msg.type === 'step') {
+      if (!steps) setImmediate(flush);
+      steps += JSON.stringify(msg) + '\n';
+      return;
+    }
     AgentMessage.parse(msg);
-    writeSync(fd, JSON.stringify(msg) + '\n');
+    flush();
+    writeAll(JSON.stringify(msg) + '\n');
   };
   const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   const harnesses = addon.harnesses(); // the first call loads the addon
@@ -137,6 +156,9 @@ async function main(): Promise<void> {
       send({ type: 'reply', id, ok: false, error: { code: 'KFAULT_BAD_REQUEST', message: String((e as Error).message) } });
       continue;
     }
+    // The fault state a sweep restored stays known (and is not read again before the next)
+    // only while nothing but sweeps and kmemleak runs: programs and modules could change it.
+    if (!['sweep', 'harnesses', 'kmemleak', 'shutdown'].includes(req.type)) forgetFaultState();
     try {
       send({ type: 'reply', id: req.id, ok: true, result: await handle(req, send) });
     } catch (e) {
