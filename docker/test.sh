@@ -185,7 +185,7 @@ rc=0; run "$image" sweep no-such-harness >/dev/null 2>"$tmp/err" || rc=$?
 grep -q "unknown harness 'no-such-harness'" "$tmp/err" || { cat "$tmp/err" >&2; die "no 'unknown harness' message"; }
 mkdir -p "$tmp/not-a-tree" && touch "$tmp/not-a-tree/Makefile" "$tmp/not-a-tree/Kconfig"
 rc=0; run -v "$tmp/not-a-tree:/src:ro" "$image" kernel build >/dev/null 2>"$tmp/err" || rc=$?
-{ [ "$rc" = 1 ] && grep -q 'kernel.tree: /src is not a Linux source tree' "$tmp/err"; } ||
+{ [ "$rc" = 2 ] && grep -q 'kernel.tree: /src is not a Linux source tree' "$tmp/err"; } ||
   { cat "$tmp/err" >&2; die "a Makefile and Kconfig on /src did not make the entrypoint pass --tree /src (exit $rc)"; }
 rc=0; run -v "$tmp/not-a-tree:/src:ro" -e KFAULT_TREE=off "$image" harnesses >/dev/null 2>"$tmp/err" || rc=$?
 [ "$rc" = 0 ] || { cat "$tmp/err" >&2; die "kfault harnesses failed in the container (exit $rc)"; }

@@ -135,10 +135,10 @@ private:
 class StressWorker : public Napi::AsyncWorker {
 public:
 	StressWorker(Napi::Env env, const kf_harness *harness, std::string dir, long ms,
-		     std::vector<std::string> paths, int probability)
+		     std::vector<std::string> paths, std::vector<int> probability)
 		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
 		  harness_(harness), dir_(std::move(dir)), ms_(ms), paths_(std::move(paths)),
-		  probability_(probability) {}
+		  probability_(std::move(probability)) {}
 
 	Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -147,8 +147,8 @@ public:
 		std::vector<const char *> paths;
 		for (const auto &p : paths_)
 			paths.push_back(p.c_str());
-		failed_ = kf_stress(harness_, dir_.c_str(), ms_, paths.data(), (int)paths.size(),
-				    probability_, &out_, &error_) < 0;
+		failed_ = kf_stress(harness_, dir_.c_str(), ms_, paths.data(), probability_.data(),
+				    (int)paths.size(), &out_, &error_) < 0;
 	}
 
 	void OnOK() override
@@ -173,7 +173,7 @@ private:
 	std::string dir_;
 	long ms_;
 	std::vector<std::string> paths_;
-	int probability_;
+	std::vector<int> probability_;
 	kf_stress_result out_{};
 	bool failed_ = false;
 	kf_error error_{};
@@ -250,27 +250,30 @@ Napi::Value LoadModule(const Napi::CallbackInfo &info)
 	return Napi::String::New(env, r == 1 ? "already loaded" : "loaded");
 }
 
-// stress(name, dir, ms, probabilityPaths: string[], probability = 100): Promise<StressResult>
+// stress(name, dir, ms, probabilityPaths: string[], probabilities: number[]): Promise<StressResult>
 Napi::Value Stress(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() ||
-	    !info[3].IsArray())
-		return Reject(env, Napi::TypeError::New(env, "stress(name: string, dir: string, ms: number, probabilityPaths: string[])"));
+	    !info[3].IsArray() || !info[4].IsArray() ||
+	    info[3].As<Napi::Array>().Length() != info[4].As<Napi::Array>().Length())
+		return Reject(env, Napi::TypeError::New(env, "stress(name: string, dir: string, ms: number, probabilityPaths: string[], probabilities: number[] of the same length)"));
 	std::string name = info[0].As<Napi::String>();
 	const kf_harness *h = kf_find_harness(name.c_str());
 	if (!h)
 		return Reject(env, Napi::Error::New(env, "unknown harness '" + name + "'"));
-	Napi::Array arr = info[3].As<Napi::Array>();
+	Napi::Array arr = info[3].As<Napi::Array>(), probs = info[4].As<Napi::Array>();
 	std::vector<std::string> paths;
-	for (uint32_t i = 0; i < arr.Length(); i++)
+	std::vector<int> probability;
+	for (uint32_t i = 0; i < arr.Length(); i++) {
 		paths.push_back(arr.Get(i).As<Napi::String>());
+		probability.push_back(probs.Get(i).As<Napi::Number>().Int32Value());
+	}
 	kf_error e{};
 	if (!kf_in_guest(&e))
 		return Reject(env, ErrnoError(env, e));
-	int probability = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 100;
 	auto *worker = new StressWorker(env, h, info[1].As<Napi::String>(),
-					info[2].As<Napi::Number>().Int64Value(), std::move(paths), probability);
+					info[2].As<Napi::Number>().Int64Value(), std::move(paths), std::move(probability));
 	Napi::Promise promise = worker->Promise();
 	worker->Queue();
 	return promise;

@@ -122,11 +122,11 @@ struct kf_stress_result {
 	long long ns;
 };
 
-/* Runs h in a loop for ms milliseconds while every file in probability_paths reads probability,
+/* Runs h in a loop for ms milliseconds while each file in probability_paths reads its probability[i],
  * then writes 0 to them. They are opened before injection starts: with every allocation
  * failing, no open() of them could succeed, and injection could not be turned off again. */
 int kf_stress(const struct kf_harness *h, const char *dir, long ms,
-	      const char *const *probability_paths, int npaths, int probability,
+	      const char *const *probability_paths, const int *probability, int npaths,
 	      struct kf_stress_result *out, struct kf_error *e);
 
 #ifdef __cplusplus

@@ -28,11 +28,26 @@ static int write_all(const int *fds, int n, const char *value)
 	return bad;
 }
 
-int kf_stress(const struct kf_harness *h, const char *dir, long ms,
-	      const char *const *probability_paths, int npaths, int probability,
-	      struct kf_stress_result *out, struct kf_error *e)
+/* Each file its own probability (0-100); the index of a file that refused it, or -1. */
+static int write_each(const int *fds, int n, const int *probability)
 {
 	char value[8];
+	int bad = -1;
+
+	for (int i = 0; i < n; i++) {
+		int p = probability[i] < 0 ? 0 : probability[i] > 100 ? 100 : probability[i];
+
+		snprintf(value, sizeof(value), "%d", p);
+		if (write(fds[i], value, strlen(value)) != (ssize_t)strlen(value))
+			bad = i;
+	}
+	return bad;
+}
+
+int kf_stress(const struct kf_harness *h, const char *dir, long ms,
+	      const char *const *probability_paths, const int *probability, int npaths,
+	      struct kf_stress_result *out, struct kf_error *e)
+{
 	int fds[MAX_PATHS];
 	struct kf_ctx ctx = { .dir = dir, .user = h->user };
 	long long start, end;
@@ -58,8 +73,7 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	}
 	start = now_ns();
 	end = start + ms * 1000000LL;
-	snprintf(value, sizeof(value), "%d", probability < 0 ? 0 : probability > 100 ? 100 : probability);
-	bad = write_all(fds, npaths, value);
+	bad = write_each(fds, npaths, probability);
 	if (bad >= 0) {
 		kf_set_error(e, errno, "write", probability_paths[bad]);
 		ret = -1;

@@ -13,8 +13,8 @@ export function inGuest(): boolean {
 }
 
 /** Global random injection while a harness runs in a loop; see native/stress.c. */
-export function stress(name: string, dir: string, ms: number, probabilityPaths: string[], probability = 100) {
-  return loadBinding().stress(name, dir, ms, probabilityPaths, probability);
+export function stress(name: string, dir: string, ms: number, probabilityPaths: string[], probabilities: number[]) {
+  return loadBinding().stress(name, dir, ms, probabilityPaths, probabilities);
 }
 
 export interface SweepTarget {

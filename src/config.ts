@@ -160,11 +160,63 @@ export function formatProblems(problems: ConfigProblem[]): string {
   return ['invalid kfault configuration:', ...problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`)].join('\n');
 }
 
+/** zod's message, and what was given when it is a plain value (zod says what was expected). */
+export function withInput(issue: z.core.$ZodIssue): string {
+  const input = (issue as { input?: unknown }).input;
+  if (issue.code === 'unrecognized_keys') return unrecognized(issue.keys, knownKeys(ConfigSchema, issue.path));
+  if (input === undefined || (typeof input === 'object' && input !== null)) return issue.message;
+  const message = issue.code === 'invalid_type' ? issue.message.replace(/, received \w+$/, '') : issue.message;
+  return `${message}; got ${JSON.stringify(input)}`;
+}
+
+/** The keys the object schema at path takes (through defaults, optionals, arrays and pipes). */
+export function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let def = (schema as unknown as { _zod: { def: Record<string, unknown> } })._zod.def;
+  const next = (t: unknown) => (def = (t as { _zod: { def: Record<string, unknown> } })._zod.def);
+  for (let i = 0; ; ) {
+    if (def.type === 'default' || def.type === 'optional' || def.type === 'nullable') next(def.innerType);
+    else if (def.type === 'pipe') next(def.out);
+    else if (def.type === 'array' && i < path.length) {
+      next(def.element);
+      i++;
+    } else if (def.type === 'object' && i < path.length) {
+      const child = (def.shape as Record<string, unknown>)[String(path[i])];
+      if (!child) return [];
+      next(child);
+      i++;
+    } else return def.type === 'object' ? Object.keys(def.shape as object) : [];
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = here;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** "Unrecognized key" with the key a typo most likely meant, or the keys there are. */
+function unrecognized(keys: string[], known: string[]): string {
+  return keys
+    .map((k) => {
+      const near = known.filter((c) => editDistance(k, c) <= 2).sort((a, b) => editDistance(k, a) - editDistance(k, b))[0];
+      return `unknown key "${k}"; ${near ? `did you mean "${near}"?` : `expected one of ${known.join(', ')}`}`;
+    })
+    .join('; ');
+}
+
 /** Validates a config; throws ConfigError listing every problem. */
 export function parseConfig(input: unknown): Config {
-  const r = ConfigSchema.safeParse(input ?? {});
+  const r = ConfigSchema.safeParse(input ?? {}, { reportInput: true });
   if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+    throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.join('.'), message: withInput(i) })));
   }
   const problems = crossChecks.flatMap((check) => check(r.data));
   if (problems.length) throw new ConfigError(problems);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 const fn = z.string().regex(/^[A-Za-z_][\w.]*$/, 'expected a kernel function name, as in /proc/kallsyms');
 /** A stack-filter range: one function (its whole text), or [first, last] (first's start to last's end). */
-const SymbolRange = z.union([fn, z.tuple([fn, fn])]);
+const SymbolRange = z.union([fn, z.tuple([fn, fn])], { error: 'expected a function name, or [first, last] function names' });
 export type SymbolRange = z.infer<typeof SymbolRange>;
 
 interface Knob {
@@ -26,7 +26,7 @@ const int = () => z.number().int();
 export const COMMON_KNOBS = {
   probability: { file: 'probability', schema: int().min(0).max(100), range: '0-100', meaning: 'percent of calls that fail (random and global modes; fail-nth ignores it)', kernelDefault: '0' },
   interval: { file: 'interval', schema: int().min(1), range: '>= 1', meaning: 'only every interval-th call may fail', kernelDefault: '1' },
-  times: { file: 'times', schema: int().min(-1), range: '-1 or >= 0', meaning: 'how many failures at most; -1: no limit', kernelDefault: '1' },
+  times: { file: 'times', schema: int().min(-1), range: '-1 or >= 0', meaning: 'how many failures at most; -1: no limit (the default 1 stops after the first failure)', kernelDefault: '1' },
   space: { file: 'space', schema: int().min(0), range: '>= 0', meaning: 'bytes of allocations to let through before failing', kernelDefault: '0' },
   verbose: { file: 'verbose', schema: int().min(0).max(2), range: '0-2', meaning: '0: quiet, 1: one line per failure, 2: and a stack trace (kfault needs 2 for call sites)', kernelDefault: '2' },
   verboseRatelimitIntervalMs: { file: 'verbose_ratelimit_interval_ms', schema: int().min(0), range: '>= 0', meaning: 'rate limit of those messages: interval', kernelDefault: '5000' },
@@ -157,7 +157,7 @@ export function knobTable(): string {
   const rows = ['| knob (config key) | debugfs attribute | range | meaning | kernel default | needs |', '|---|---|---|---|---|---|'];
   for (const [key, k] of Object.entries(COMMON_KNOBS) as Array<[string, Knob]>) {
     const file = key === 'require' || key === 'reject' ? `${key}-start, ${key}-end` : k.file;
-    rows.push(`| \`faults.<injector>.${key}\` | \`${file}\` | ${k.range} | ${k.meaning} | ${k.kernelDefault} | ${k.config ?? 'the injector'} |`);
+    rows.push(`| \`faults.<injector>.${key}\` | \`${file}\` | ${k.range} | ${k.meaning} | ${k.kernelDefault} | ${k.config ? `\`${k.config}\`` : "the injector's"} |`);
   }
   for (const inj of INJECTOR_NAMES) {
     const i = INJECTORS[inj];

@@ -63,8 +63,8 @@ export interface NativeBinding {
   sweep(target: NativeTarget, dir: string, steps: NativeSteps, onStep: (step: NativeStep) => void): Promise<NativeSweep>;
   /** finit_module(2); throws like fs errors (code, errno, syscall, path) */
   loadModule(path: string, params: string): 'loaded' | 'already loaded';
-  /** Runs a harness in a loop for ms while each probability file reads 100 (global injection). */
-  stress(name: string, dir: string, ms: number, probabilityPaths: string[], probability?: number): Promise<NativeStress>;
+  /** Runs a harness in a loop for ms while each probability file reads its probability (global injection). */
+  stress(name: string, dir: string, ms: number, probabilityPaths: string[], probabilities: number[]): Promise<NativeStress>;
   /** Every readable file under the entries of dir whose names start with prefix, as
    * "entry/sub/file" -> contents, read from C in one call (the agent's fault-state snapshot). */
   readTree(dir: string, prefix: string): Record<string, string>;

@@ -1,7 +1,8 @@
 // Command-line flags -> a config object (validated by the same schema as config files).
-import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig, type Config } from '../config.js';
+import { readConfigFile } from './config-file.js';
+import { checkConfigPaths } from '../kernel/check-paths.js';
 
 export const options = {
   config: { type: 'string' },
@@ -59,17 +60,6 @@ function onOff(flag: string, value: string | undefined): boolean | undefined {
   return value === 'on';
 }
 
-function readConfigFile(path: string | undefined): Record<string, unknown> {
-  const file = path ?? (existsSync('kfault.config.json') ? 'kfault.config.json' : undefined);
-  if (!file) return {};
-  if (!existsSync(file)) throw new ConfigError([{ path: '--config', message: `${file} does not exist` }]);
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ConfigError([{ path: file, message: `not valid JSON: ${(e as Error).message}` }]);
-  }
-}
-
 /** --probability/--interval/--times: the failslab and fail_page_alloc knobs, over the file's. */
 function knobFlags(faults: Record<string, Record<string, unknown>> | undefined, flags: Flags): Record<string, unknown> {
   const knobs = Object.fromEntries(
@@ -80,11 +70,11 @@ function knobFlags(faults: Record<string, Record<string, unknown>> | undefined, 
 }
 
 /** The config file (if any) with flags on top, validated. */
-export function configFrom(flags: Flags): Config {
-  const file = readConfigFile(flags.config);
+export async function configFrom(flags: Flags, dir = process.cwd()): Promise<Config> {
+  const file = await readConfigFile(flags.config, dir);
   const section = (k: string) => ({ ...((file[k] as object | undefined) ?? {}) }) as Record<string, unknown>;
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  return parseConfig({
+  const config = parseConfig({
     ...file,
     kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
@@ -97,4 +87,7 @@ export function configFrom(flags: Flags): Config {
     kmemleak: { ...section('kmemleak'), ...defined({ check: onOff('leaks', flags.leaks) }) },
     ...defined({ logDir: flags['log-dir'] }),
   });
+  const problems = checkConfigPaths(config);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
 }

@@ -41,7 +41,7 @@ commands:
   doctor                say what the host lacks and how to install it
 
 options:
-  --config FILE         a JSON config (default: ./kfault.config.json when it exists)
+  --config FILE         a config file (default: the first of ./kfault.config.ts, .mts, .mjs, .js, .json)
   --image PATH          boot a prebuilt bzImage or vmlinux
   --tree PATH           build this kernel tree instead of Debian's linux-source
   --fragment FILE       an extra Kconfig fragment (repeatable)
@@ -283,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     switch (command) {
       case 'doctor': {
-        const lines = doctor(configFrom(flags).kernel.source);
+        const lines = doctor((await configFrom(flags)).kernel.source);
         for (const l of lines) console.log(l.text);
         return lines.every((l) => l.ok) ? 0 : 1;
       }
@@ -297,21 +297,21 @@ export async function main(argv: string[]): Promise<number> {
         for (const h of harnesses()) console.log(`${h.name.padEnd(16)} ${h.syscall.padEnd(18)} ${h.summary}`);
         return 0;
       case 'setup': {
-        const config = configFrom(flags);
+        const config = (await configFrom(flags));
         if (!installMissing(config.kernel.image ? undefined : config.kernel.source, err)) return 1;
         return await kernelBuild(config);
       }
       case 'kernel':
         if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build` }]);
-        return await kernelBuild(configFrom(flags));
+        return await kernelBuild((await configFrom(flags)));
       case 'sweep':
-        return await sweep(configFrom(flags), flags, rest);
+        return await sweep((await configFrom(flags)), flags, rest);
       case 'report':
         return report(flags, rest);
       case 'command':
-        return await commandHarness(configFrom(flags), flags, rest);
+        return await commandHarness((await configFrom(flags)), flags, rest);
       case 'compare':
-        return await compare(configFrom(flags), flags, rest);
+        return await compare((await configFrom(flags)), flags, rest);
       default:
         throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, doctor` }]);
     }

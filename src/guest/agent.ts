@@ -6,7 +6,7 @@ import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { runCommand } from './command.js';
 import { monotonicMs, runBench } from './bench.js';
-import { FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, GLOBAL_SETTINGS, RANDOM_SETTINGS, snapshotFaultState, withFaultSettings } from './faults.js';
+import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
@@ -45,10 +45,11 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       const user = knobSettings(req.faults, resolveRange);
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
       // probability is what the native loop turns on once the files are open; 0 until then
-      const probability = Number(user.settings['failslab/probability'] ?? 100);
-      const settings = Object.fromEntries(Object.entries({ ...GLOBAL_SETTINGS, ...user.settings }).filter(([k]) => !k.endsWith('/probability')));
-      const paths = ['failslab', 'fail_page_alloc'].map((inj) => `/sys/kernel/debug/${inj}/probability`);
-      const r = await withFaultSettings(settings, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths, probability)).catch((e) => {
+      const injectors = injectorsInPlay(req.faults);
+      const probabilities = injectors.map((inj) => Number(user.settings[`${inj}/probability`] ?? 100));
+      const settings = Object.fromEntries(Object.entries({ ...globalSettings(injectors), ...user.settings }).filter(([k]) => !k.endsWith('/probability')));
+      const paths = injectors.map((inj) => `/sys/kernel/debug/${inj}/probability`);
+      const r = await withFaultSettings(settings, () => addon.stress(req.harness, WORK_DIR, req.seconds * 1000, paths, probabilities)).catch((e) => {
         log();
         throw e;
       });
@@ -76,7 +77,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probe, kallsymsAddress);
       const target = { harness: req.harness, library: req.library, arg: req.arg };
       const steps = { first: req.first, last: req.maxSteps, skip: req.skip, random: req.random };
-      const base = req.random ? RANDOM_SETTINGS : FAIL_NTH_SETTINGS;
+      const named = (inj: string) => req.faults[inj as keyof typeof req.faults] !== undefined;
+      const base = req.random ? randomSettings(injectorsInPlay(req.faults)) : { ...FAIL_NTH_SETTINGS, ...optInSettings(named, hasAttr) };
       const result = await withFaultSettings({ ...base, ...plan.settings, ...user.settings }, () =>
         addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })),
       );
@@ -85,6 +87,11 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'shutdown':
       return null;
   }
+}
+
+/** failslab and fail_page_alloc always; fail_usercopy and fail_futex when the config names them. */
+function injectorsInPlay(faults: Extract<Request, { type: 'sweep' }>['faults']): string[] {
+  return [...ALLOC_INJECTORS, ...OPT_IN_INJECTORS.filter((inj) => faults[inj] !== undefined)];
 }
 
 /** finit_module, with what the kernel logged about a refused module in the error message. */

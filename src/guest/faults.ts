@@ -23,38 +23,57 @@ export const FAIL_NTH_SETTINGS: Record<string, string> = {
   '/proc/sys/kernel/printk': '5 7 1 7',
 };
 
-/** Global mode: every failslab and fail_page_alloc call may fail, in any task or interrupt.
- * probability stays 0 here: the native loop turns it to 100 through files it opened first. */
-export const GLOBAL_SETTINGS: Record<string, string> = Object.fromEntries(
-  ['failslab', 'fail_page_alloc'].flatMap((inj) => [
-    [`${inj}/probability`, '0'],
-    [`${inj}/interval`, '1'],
-    [`${inj}/times`, '-1'],
-    [`${inj}/space`, '0'],
-    [`${inj}/verbose`, '0'],
-    [`${inj}/task-filter`, 'N'],
-    [`${inj}/ignore-gfp-wait`, 'N'],
-  ]),
-);
-GLOBAL_SETTINGS['fail_page_alloc/min-order'] = '0';
+/** The injectors kfault drives by default; fail_usercopy and fail_futex join when the config names them. */
+export const ALLOC_INJECTORS = ['failslab', 'fail_page_alloc'] as const;
+export const OPT_IN_INJECTORS = ['fail_usercopy', 'fail_futex'] as const;
 
-/** Random mode: faults only in the harness thread (make-it-fail + task-filter), at random. */
-export const RANDOM_SETTINGS: Record<string, string> = {
-  ...Object.fromEntries(
-    ['failslab', 'fail_page_alloc'].flatMap((inj) => [
-      [`${inj}/task-filter`, 'Y'],
-      [`${inj}/probability`, '10'],
-      [`${inj}/interval`, '1'],
-      [`${inj}/times`, '-1'],
-      [`${inj}/space`, '0'],
-      [`${inj}/ignore-gfp-wait`, 'N'],
-      [`${inj}/verbose`, '2'],
-      [`${inj}/verbose_ratelimit_interval_ms`, '0'],
-    ]),
-  ),
-  'fail_page_alloc/min-order': '0',
-  '/proc/sys/kernel/printk': '5 7 1 7',
-};
+/** Global mode, per injector: every call may fail, in any task or interrupt. probability stays 0
+ * here: the native loop turns it on through files it opened first. */
+export function globalSettings(injectors: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const inj of injectors) {
+    Object.assign(out, { [`${inj}/probability`]: '0', [`${inj}/interval`]: '1', [`${inj}/times`]: '-1', [`${inj}/space`]: '0', [`${inj}/verbose`]: '0', [`${inj}/task-filter`]: 'N' });
+    if (inj === 'failslab' || inj === 'fail_page_alloc') out[`${inj}/ignore-gfp-wait`] = 'N';
+  }
+  if (injectors.includes('fail_page_alloc')) out['fail_page_alloc/min-order'] = '0';
+  return out;
+}
+export const GLOBAL_SETTINGS = globalSettings(ALLOC_INJECTORS);
+
+/** Random mode, per injector: faults only in the harness thread (make-it-fail + task-filter), at random. */
+export function randomSettings(injectors: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const inj of injectors) {
+    Object.assign(out, {
+      [`${inj}/task-filter`]: 'Y', [`${inj}/probability`]: '10', [`${inj}/interval`]: '1', [`${inj}/times`]: '-1', [`${inj}/space`]: '0',
+      [`${inj}/verbose`]: '2', [`${inj}/verbose_ratelimit_interval_ms`]: '0',
+    });
+    if (inj === 'failslab' || inj === 'fail_page_alloc') out[`${inj}/ignore-gfp-wait`] = 'N';
+  }
+  if (injectors.includes('fail_page_alloc')) out['fail_page_alloc/min-order'] = '0';
+  out['/proc/sys/kernel/printk'] = '5 7 1 7';
+  return out;
+}
+export const RANDOM_SETTINGS = randomSettings(ALLOC_INJECTORS);
+
+/**
+ * fail-nth counts every injector's should_fail() in the task, not only allocations: with
+ * fail_usercopy every copy to or from user space would be a step (and a sweep of allocation
+ * failures would mostly test EFAULT). An empty stack filter with stacktrace-depth 0 makes the
+ * kernel's fail_stacktrace() say no before fail-nth is counted down, so these injectors take no
+ * steps unless the config names them (only where the kernel has them and their filter files).
+ * Named, they log every failure with its stack trace, as the allocation injectors do.
+ */
+export function optInSettings(named: (inj: string) => boolean, has: (path: string) => boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const inj of OPT_IN_INJECTORS) {
+    if (named(inj)) Object.assign(out, { [`${inj}/verbose`]: '2', [`${inj}/verbose_ratelimit_interval_ms`]: '0' }); // call sites, as for allocations
+    else if (has(`${inj}/stacktrace-depth`)) Object.assign(out, { [`${inj}/require-start`]: '0', [`${inj}/require-end`]: '0', [`${inj}/stacktrace-depth`]: '0' });
+  }
+  return out;
+}
+
+export const hasAttr = (path: string) => existsSync(attr(path));
 
 /** Relative paths are debugfs attributes. */
 function attr(path: string): string {

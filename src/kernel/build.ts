@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
 import { applySeries, readSeries, type Patch } from './patches.js';
+import { withBuildLock } from './build-lock.js';
 import { Progress } from '../progress.js';
 import { kmemleakRangeOfBuild } from './kmemleak-text.js';
 import type { TextRange } from '../protocol.js';
@@ -178,7 +179,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     // A developer's tree changes under us: always run make (it rebuilds only what changed).
     const tree = checkTree(config.kernel.tree);
     const out = join(cacheDir(), 'build', `tree-${createHash('sha256').update(tree).digest('hex').slice(0, 12)}`);
-    await configureAndBuild(tree, out, fragments, `kernel build (${tree})`, 1800);
+    await withBuildLock(out, `kernel build of ${tree}`, () => configureAndBuild(tree, out, fragments, `kernel build (${tree})`, 1800));
     const systemMap = join(out, 'System.map');
     return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, buildDir: out, systemMap, kmemleakText: kmemleakRangeOfBuild(out, systemMap) };
   }
@@ -189,19 +190,22 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   const entry = join(cacheDir(), 'kernels', key);
   const metaPath = join(entry, 'meta.json');
   const out = join(cacheDir(), 'build', key);
-  if (existsSync(metaPath) && existsSync(join(entry, 'bzImage'))) {
-    return { image: join(entry, 'bzImage'), origin: 'cache', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
-  }
-  const start = Date.now();
-  const src = extractSource(config.kernel.source, version, patches);
-  const objects = await configureAndBuild(src, out, fragments, `kernel build (${config.kernel.source} ${version}, ${key})`, 1800);
-  mkdirSync(entry, { recursive: true });
-  copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
-  copyFileSync(join(out, '.config'), join(entry, 'config'));
-  copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
-  const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
-  writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
-  return { image: join(entry, 'bzImage'), origin: 'built', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) };
+  const cached = () => existsSync(metaPath) && existsSync(join(entry, 'bzImage'));
+  const fromCache = (): Kernel => ({ image: join(entry, 'bzImage'), origin: 'cache', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) });
+  if (cached()) return fromCache();
+  return withBuildLock(out, `kernel build ${key}`, async () => {
+    if (cached()) return fromCache(); // built by the process we waited for
+    const start = Date.now();
+    const src = extractSource(config.kernel.source, version, patches);
+    const objects = await configureAndBuild(src, out, fragments, `kernel build (${config.kernel.source} ${version}, ${key})`, 1800);
+    mkdirSync(entry, { recursive: true });
+    copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
+    copyFileSync(join(out, '.config'), join(entry, 'config'));
+    copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
+    const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
+    writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
+    return { ...fromCache(), origin: 'built' as const };
+  });
 }
 
 /** Read once from the build dir, then kept with the cache entry (the build dir may be cleaned). */

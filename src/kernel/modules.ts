@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { cacheDir } from '../paths.js';
+import { withBuildLock } from './build-lock.js';
 import { makeEnv, type Kernel } from './build.js';
 import { run } from './run.js';
 
@@ -54,13 +55,16 @@ function hashDir(dir: string): string {
 /** `make modules` once in the kernel's build dir: out-of-tree builds need its Module.symvers. */
 async function prepareBuildDir(buildDir: string): Promise<void> {
   if (existsSync(join(buildDir, 'Module.symvers'))) return;
-  const log = createWriteStream(join(buildDir, 'kfault-modules.log'));
-  const { env, cc } = makeEnv();
-  try {
-    await run('make', ['-C', buildDir, 'ARCH=x86_64', ...cc, 'modules'], { log, env });
-  } finally {
-    await new Promise((r) => log.end(r));
-  }
+  await withBuildLock(buildDir, `make modules in ${buildDir}`, async () => {
+    if (existsSync(join(buildDir, 'Module.symvers'))) return;
+    const log = createWriteStream(join(buildDir, 'kfault-modules.log'));
+    const { env, cc } = makeEnv();
+    try {
+      await run('make', ['-C', buildDir, 'ARCH=x86_64', ...cc, 'modules'], { log, env });
+    } finally {
+      await new Promise((r) => log.end(r));
+    }
+  });
 }
 
 /** The .ko files to load for these specs, built or checked for this kernel. */

@@ -25,7 +25,8 @@ export type FaultSite = z.infer<typeof FaultSite>;
 const MACHINERY = new RegExp(
   '^(' +
     [
-      'dump_stack', 'dump_stack_lvl', 'fail_dump', 'should_fail', 'should_fail_ex', 'should_failslab', 'should_fail_alloc_page',
+      'dump_stack', 'dump_stack_lvl', 'fail_dump', 'should_fail', 'should_fail_ex', 'should_failslab', 'should_fail_alloc_page', 'should_fail_usercopy', 'should_fail_futex',
+      '_copy_to_user', '_copy_from_user', '_inline_copy_to_user', '_inline_copy_from_user',
       'slab_pre_alloc_hook', 'slab_alloc_node', '__slab_alloc', '___slab_alloc', '__slab_alloc_node', 'allocate_slab', 'new_slab', 'alloc_slab_page',
       'kmem_cache_alloc\\w*', '__kmem_cache_alloc\\w*', '__kmalloc\\w*', 'kmalloc\\w*', 'kzalloc\\w*', 'kcalloc\\w*', 'krealloc\\w*',
       '__kvmalloc\\w*', 'kvmalloc\\w*', 'kmemdup\\w*', 'kstrdup\\w*', 'kstrndup\\w*',

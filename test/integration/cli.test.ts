@@ -1,5 +1,8 @@
 // `kfault sweep` as a user runs it: the real CLI, the real kernel, a real guest.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandResult } from '../../src/protocol.js';
 import { ResultsFile } from '../../src/results-file.js';
@@ -42,6 +45,36 @@ describe('kfault sweep on the real guest', () => {
       expect(run.faults).toHaveLength(1);
       expect(run.exitCode).not.toBe(0);
       expect(run.problems).toEqual([]);
+    }
+  }, 300_000);
+
+  it('a config the running kernel cannot do is a config error naming the CONFIG_ option, exit 2, nothing injected', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-cli-'));
+    try {
+      writeFileSync(join(dir, 'kfault.config.json'), JSON.stringify({ faults: { fail_make_request: { taskFilter: true } } }));
+      const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2'], { encoding: 'utf8', timeout: 300_000, cwd: dir });
+      expect(r.stderr).toMatch(/^kfault: guest up/m);
+      expect(r.stderr.slice(r.stderr.indexOf('invalid kfault configuration'))).toBe(
+        'invalid kfault configuration:\n  faults.fail_make_request: this kernel has no /sys/kernel/debug/fail_make_request: build it with CONFIG_FAIL_MAKE_REQUEST=y\n',
+      );
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('a stack-filter symbol this kernel does not have: its name, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kfault-cli-'));
+    try {
+      writeFileSync(join(dir, 'kfault.config.mjs'), "export default { faults: { failslab: { require: 'no_such_function_kfault' } } };\n");
+      const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2', '--leaks', 'off'], { encoding: 'utf8', timeout: 300_000, cwd: dir });
+      expect(r.stderr.slice(r.stderr.indexOf('invalid kfault configuration'))).toBe(
+        "invalid kfault configuration:\n  faults.failslab.require: no symbol 'no_such_function_kfault' in this kernel's /proc/kallsyms\n",
+      );
+      expect(r.status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
 });

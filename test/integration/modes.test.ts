@@ -76,6 +76,28 @@ describe('random mode: make-it-fail on the harness thread only', () => {
   });
 });
 
+describe('fail_usercopy: in the default kernel, opt-in', () => {
+  it('systematic: left out of fail-nth unless named (the step numbers stay those of allocations)', async () => {
+    const plain = await guest.sweep('pipe2');
+    expect(plain.steps.some((s) => s.errno === 'EFAULT')).toBe(false);
+    const withCopies = await guest.sweep('pipe2', { faults: { fail_usercopy: {} } });
+    expect(withCopies.complete).toBe(true);
+    const efault = withCopies.steps.filter((s) => s.errno === 'EFAULT');
+    expect(efault.length).toBeGreaterThan(0);
+    expect(efault.every((s) => /should_fail_usercopy|_copy_(to|from)_user|copy_(to|from)_user/.test(s.kmsg))).toBe(true);
+    expect(withCopies.steps.length).toBeGreaterThan(plain.steps.length);
+  });
+
+  it('random: only copies fail when only fail_usercopy has a probability', async () => {
+    const before = await guest.faultState();
+    const r = await guest.sweep('pipe2', { mode: 'random', iterations: 80, faults: { failslab: { probability: 0 }, fail_page_alloc: { probability: 0 }, fail_usercopy: { probability: 50 } } });
+    const failed = r.steps.filter((s) => s.ret < 0);
+    expect(failed.length).toBeGreaterThan(5);
+    expect(new Set(failed.map((s) => s.errno))).toEqual(new Set(['EFAULT']));
+    expect(await guest.faultState()).toEqual(before);
+  });
+});
+
 describe('global mode: every task', () => {
   it('failslab and fail_page_alloc at probability 20 for 3 s while pipe2 loops; the guest and kmemleak live on', async () => {
     const r = await guest.stress('pipe2', 3, { failslab: { probability: 20 }, fail_page_alloc: { probability: 20 } });

@@ -36,7 +36,7 @@ describe.runIf(!loadBinding().inGuest())('addon on the host', () => {
 
   it('refuses global injection (stress) too, before opening anything', async () => {
     const probe = '/nonexistent/failslab/probability';
-    const err = await loadBinding().stress('pipe2', '/nonexistent', 10, [probe]).catch((e: unknown) => e);
+    const err = await loadBinding().stress('pipe2', '/nonexistent', 10, [probe], [100]).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'KFAULT_NOT_GUEST', syscall: 'arm', path: '/proc/cmdline' });
   });
 

@@ -19,7 +19,7 @@ describe('kfault CLI', () => {
   it('exits 2 on a bad flag value, naming it', () => {
     const r = kfault('sweep', '--accel', 'xen');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe('invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"\n');
+    expect(r.stderr).toBe('invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"; got "xen"\n');
   });
 
   it('exits 2 on a number that is not one', () => {
@@ -34,16 +34,16 @@ describe('kfault CLI', () => {
     expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, doctor\n");
   });
 
-  it('refuses a prebuilt image that is not a kernel', () => {
+  it('refuses a prebuilt image that is not a kernel, exit 2', () => {
     const r = kfault('sweep', '--image', bin);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`kfault: kernel.image: ${bin} is neither a bzImage nor an ELF vmlinux\n`);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`invalid kfault configuration:\n  kernel.image: ${bin} is neither a bzImage nor an ELF vmlinux\n`);
   });
 
-  it('refuses a kernel tree that is not one', () => {
+  it('refuses a kernel tree that is not one, before building anything, exit 2', () => {
     const r = kfault('kernel', 'build', '--tree', '/usr');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toBe('kfault: kernel.tree: /usr is not a Linux source tree (no Makefile)\n');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('invalid kfault configuration:\n  kernel.tree: /usr is not a Linux source tree (no Makefile)\n');
   });
 });
 

@@ -30,21 +30,21 @@ describe('config', () => {
 
   it('prints an unknown accelerator with its path and the choices', () => {
     expect(printed({ machine: { accel: 'xen' } })).toBe(
-      'invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"',
+      'invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"; got "xen"',
     );
   });
 
   it('prints a misspelled key', () => {
-    expect(printed({ machine: { memmory: 512 } })).toBe('invalid kfault configuration:\n  machine: Unrecognized key: "memmory"');
+    expect(printed({ machine: { memmory: 512 } })).toBe('invalid kfault configuration:\n  machine: unknown key "memmory"; expected one of accel, cpus, memoryMiB, bootTimeoutMs, requestTimeoutMs, stepTimeoutMs, kvmProbeMs, cmdline');
   });
 
   it('prints every problem, one per line', () => {
     expect(printed({ machine: { cpus: 0, memoryMiB: 'lots' }, sweep: { maxSteps: 1.5 } })).toBe(
       [
         'invalid kfault configuration:',
-        '  machine.cpus: Too small: expected number to be >=1',
-        '  machine.memoryMiB: Invalid input: expected number, received string',
-        '  sweep.maxSteps: Invalid input: expected int, received number',
+        '  machine.cpus: Too small: expected number to be >=1; got 0',
+        '  machine.memoryMiB: Invalid input: expected number; got "lots"',
+        '  sweep.maxSteps: Invalid input: expected int; got 1.5',
       ].join('\n'),
     );
   });
@@ -61,7 +61,7 @@ describe('config', () => {
 
   it('prints a kmemleak suppression that is not a function name', () => {
     expect(printed({ kmemleak: { suppress: ['leaky+0x11/0x6f'] } })).toBe(
-      'invalid kfault configuration:\n  kmemleak.suppress.0: expected a function name, as kmemleak prints it in a backtrace',
+      'invalid kfault configuration:\n  kmemleak.suppress.0: expected a function name, as kmemleak prints it in a backtrace; got "leaky+0x11/0x6f"',
     );
   });
 
@@ -73,7 +73,7 @@ describe('config', () => {
 
   it('prints a bad kernel source package name', () => {
     expect(printed({ kernel: { source: 'linux-6.12' } })).toBe(
-      'invalid kfault configuration:\n  kernel.source: expected a Debian package name like linux-source-6.12',
+      'invalid kfault configuration:\n  kernel.source: expected a Debian package name like linux-source-6.12; got "linux-6.12"',
     );
   });
 
@@ -95,7 +95,7 @@ describe('config', () => {
 
   it('rejects a kernel parameter with a space', () => {
     expect(printed({ machine: { cmdline: ['a b'] } })).toBe(
-      'invalid kfault configuration:\n  machine.cmdline.0: expected one kernel parameter without spaces',
+      'invalid kfault configuration:\n  machine.cmdline.0: expected one kernel parameter without spaces; got "a b"',
     );
   });
 });

@@ -1,0 +1,85 @@
+// Bad configs as a user writes them, through the CLI: the exact text printed, exit code 2, and
+// nothing built or booted (every case here fails before kfault looks for a kernel).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'kfault-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function withConfig(config: unknown, ...args: string[]) {
+  const file = join(dir, `bad-${n++}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2', '--config', file, ...args], { encoding: 'utf8', cwd: dir });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+const printed = (...lines: string[]) => ['invalid kfault configuration:', ...lines.map((l) => `  ${l}`), ''].join('\n');
+
+describe('bad configs: the exact text, exit 2, nothing boots', () => {
+  const cases: Array<[string, unknown, string[]]> = [
+    ['an out-of-range probability', { sweep: { mode: 'random' }, faults: { failslab: { probability: 150 } } }, ['faults.failslab.probability: Too big: expected number to be <=100; got 150']],
+    ['an unknown injector', { faults: { failslabs: { taskFilter: true } } }, ['faults: unknown key "failslabs"; did you mean "failslab"?']],
+    ['a misspelled knob', { sweep: { mode: 'random' }, faults: { failslab: { probabilty: 10 } } }, ['faults.failslab: unknown key "probabilty"; did you mean "probability"?']],
+    ['a misspelled section', { kernle: { kasan: true } }, ['(root): unknown key "kernle"; did you mean "kernel"?']],
+    ['a stack filter that is not a function name', { faults: { failslab: { require: 'alloc_pipe_info+0x10' } } }, ['faults.failslab.require: expected a kernel function name, as in /proc/kallsyms; got "alloc_pipe_info+0x10"']],
+    ['a stack filter range of three', { faults: { failslab: { reject: ['a', 'b', 'c'] } } }, ['faults.failslab.reject: expected a function name, or [first, last] function names']],
+    ['interval 0', { sweep: { mode: 'random' }, faults: { fail_page_alloc: { interval: 0 } } }, ['faults.fail_page_alloc.interval: Too small: expected number to be >=1; got 0']],
+    ['times -2', { sweep: { mode: 'global' }, faults: { failslab: { times: -2 } } }, ['faults.failslab.times: Too small: expected number to be >=-1; got -2']],
+    ['verbose 3', { faults: { failslab: { verbose: 3 } } }, ['faults.failslab.verbose: Too big: expected number to be <=2; got 3']],
+    ['a stack trace deeper than the kernel keeps', { faults: { failslab: { stacktraceDepth: 33 } } }, ['faults.failslab.stacktraceDepth: Too big: expected number to be <=32; got 33']],
+    ['a page order above MAX_PAGE_ORDER', { faults: { fail_page_alloc: { minOrder: 11 } } }, ['faults.fail_page_alloc.minOrder: Too big: expected number to be <=10; got 11']],
+    ['a string for a boolean', { faults: { failslab: { taskFilter: 'Y' } } }, ['faults.failslab.taskFilter: Invalid input: expected boolean; got "Y"']],
+    ['an unknown mode', { sweep: { mode: 'fuzz' } }, ['sweep.mode: Invalid option: expected one of "systematic"|"random"|"global"; got "fuzz"']],
+    ['probability with fail-nth', { faults: { failslab: { probability: 10 } } }, ['faults.failslab.probability: fail-nth ignores probability; it applies with sweep.mode random or global']],
+    ['retval without inject', { faults: { fail_function: { retval: -12 } } }, ['faults.fail_function.retval: give the functions to fail in faults.fail_function.inject']],
+    ['a kernel tree that is not one', { kernel: { tree: '/usr' } }, ['kernel.tree: /usr is not a Linux source tree (no Makefile)']],
+    ['a kernel tree that does not exist', { kernel: { tree: '/nonexistent/linux' } }, ['kernel.tree: /nonexistent/linux does not exist; expected a Linux source tree']],
+    ['a fragment that does not exist', { kernel: { fragments: ['/nonexistent/debug.config'] } }, ['kernel.fragments.0: /nonexistent/debug.config does not exist; expected a Kconfig fragment (CONFIG_X=y lines)']],
+    [
+      'every problem at once, one per line',
+      { machine: { cpus: 0, accel: 'xen' }, sweep: { mode: 'random', iterations: 0 }, faults: { failslab: { probability: -1, verbose: 3 } } },
+      [
+        'machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"; got "xen"',
+        'machine.cpus: Too small: expected number to be >=1; got 0',
+        'sweep.iterations: Too small: expected number to be >=1; got 0',
+        'faults.failslab.probability: Too small: expected number to be >=0; got -1',
+        'faults.failslab.verbose: Too big: expected number to be <=2; got 3',
+      ],
+    ],
+  ];
+  for (const [what, config, lines] of cases) {
+    it(what, () => {
+      const r = withConfig(config);
+      expect(r.stderr).toBe(printed(...lines));
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('flags on top of the file are checked the same way', () => {
+    const r = withConfig({ sweep: { mode: 'random' } }, '--probability', '101');
+    expect(r.stderr).toBe(
+      printed('faults.failslab.probability: Too big: expected number to be <=100; got 101', 'faults.fail_page_alloc.probability: Too big: expected number to be <=100; got 101'),
+    );
+    expect(r.status).toBe(2);
+  });
+
+  it('a config file that is not JSON', () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ "sweep": { "mode": "random", } }');
+    const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2', '--config', file], { encoding: 'utf8' });
+    expect(r.stderr).toMatch(/^invalid kfault configuration:\n {2}broken\.json: not valid JSON: .+\n$/);
+    expect(r.status).toBe(2);
+  });
+
+  it('a --config that does not exist', () => {
+    const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2', '--config', 'nope.json'], { encoding: 'utf8', cwd: dir });
+    expect(r.stderr).toBe(printed('--config: nope.json does not exist'));
+    expect(r.status).toBe(2);
+  });
+});
