@@ -44,6 +44,9 @@ export const defaults = {
     /** functions whose leaks are known and not reported (any frame of the backtrace) */
     suppress: [] as string[],
   },
+  /** what `kfault sweep` sweeps when the command line names nothing: catalogue names and
+   * C files (FILE.c or FILE.c:ARG); empty: the whole catalogue */
+  harnesses: [] as string[],
   logDir: '.kfault',
 };
 
@@ -93,6 +96,7 @@ export const ConfigSchema = z.strictObject({
   kmemleak: Kmemleak.default({ ...defaults.kmemleak }),
   /** every fault-injection knob, per injector (see src/fault-knobs.ts and the README's table) */
   faults: FaultsConfig.default({}),
+  harnesses: z.array(z.string().min(1)).default(defaults.harnesses),
   logDir: z.string().min(1).default(defaults.logDir),
 });
 

@@ -297,21 +297,25 @@ export async function main(argv: string[]): Promise<number> {
         for (const h of harnesses()) console.log(`${h.name.padEnd(16)} ${h.syscall.padEnd(18)} ${h.summary}`);
         return 0;
       case 'setup': {
-        const config = (await configFrom(flags));
+        const config = await configFrom(flags);
         if (!installMissing(config.kernel.image ? undefined : config.kernel.source, err)) return 1;
         return await kernelBuild(config);
       }
       case 'kernel':
         if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build` }]);
-        return await kernelBuild((await configFrom(flags)));
-      case 'sweep':
-        return await sweep((await configFrom(flags)), flags, rest);
+        return await kernelBuild(await configFrom(flags));
+      case 'sweep': {
+        const config = await configFrom(flags);
+        return await sweep(config, flags, rest.length ? rest : config.harnesses);
+      }
       case 'report':
         return report(flags, rest);
       case 'command':
-        return await commandHarness((await configFrom(flags)), flags, rest);
-      case 'compare':
-        return await compare((await configFrom(flags)), flags, rest);
+        return await commandHarness(await configFrom(flags), flags, rest);
+      case 'compare': {
+        const config = await configFrom(flags);
+        return await compare(config, flags, rest.length ? rest : config.harnesses);
+      }
       default:
         throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, doctor` }]);
     }

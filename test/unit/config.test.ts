@@ -20,6 +20,12 @@ describe('config', () => {
     expect(c.sweep.maxSteps).toBe(1000);
   });
 
+  it('takes the harnesses to sweep; none means the whole catalogue', () => {
+    expect(parseConfig({}).harnesses).toEqual([]);
+    expect(parseConfig({ harnesses: ['pipe2', 'my.c:arg'] }).harnesses).toEqual(['pipe2', 'my.c:arg']);
+    expect(printed({ harnesses: [''] })).toBe('invalid kfault configuration:\n  harnesses.0: Too small: expected string to have >=1 characters; got ""');
+  });
+
   it('keeps what the user set', () => {
     const c = parseConfig({ machine: { accel: 'tcg', cpus: 1 }, sweep: { maxSteps: 5 } });
     expect(c.machine.accel).toBe('tcg');
