@@ -311,7 +311,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'report':
         return report(flags, rest);
       case 'command':
-        return await commandHarness(await configFrom(flags), flags, rest);
+        // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
+        return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
       case 'compare': {
         const config = await configFrom(flags);
         return await compare(config, flags, rest.length ? rest : config.harnesses);
