@@ -100,6 +100,27 @@ describe('fail_usercopy: in the default kernel, opt-in', () => {
   });
 });
 
+describe('fail_futex: in the default kernel, opt-in', () => {
+  const futexWake = () => ({ name: 'futex-wake.c', library: compileHarness(new URL('../fixtures/harnesses/futex-wake.c', import.meta.url).pathname), arg: '' });
+
+  it('systematic: not a step unless named; named, FUTEX_WAKE fails with EFAULT in get_futex_key', async () => {
+    const plain = await guest.sweep(futexWake());
+    expect(plain.steps.map((s) => s.injected)).toEqual([false]);
+    const named = await guest.sweep(futexWake(), { faults: { fail_futex: {} } });
+    expect(named.steps[0]).toMatchObject({ nth: 1, injected: true, errno: 'EFAULT' });
+    expect(named.steps[0]!.fault?.callSite).toMatch(/^get_futex_key\+/);
+    expect(named.complete).toBe(true);
+  });
+
+  it('random: some runs fail with EFAULT, some succeed', async () => {
+    const r = await guest.sweep(futexWake(), { mode: 'random', iterations: 60, faults: { fail_futex: { probability: 50 } } });
+    const failed = r.steps.filter((s) => s.ret < 0);
+    expect(new Set(failed.map((s) => s.errno))).toEqual(new Set(['EFAULT']));
+    expect(failed.length).toBeGreaterThan(10);
+    expect(r.steps.length - failed.length).toBeGreaterThan(10);
+  });
+});
+
 describe('global mode: every task', () => {
   it('failslab and fail_page_alloc at probability 20 for 3 s while pipe2 loops; the guest and kmemleak live on', async () => {
     const r = await guest.stress('pipe2', 3, { failslab: { probability: 20 }, fail_page_alloc: { probability: 20 } });
