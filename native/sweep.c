@@ -158,6 +158,31 @@ static void name_step(int nth)
 	prctl(PR_SET_NAME, name);
 }
 
+/* /dev/kmsg stays open from one sweep to the next: opening it allocates a reader with its own
+ * record buffers (about 0.3 ms under TCG with kmemleak, per sweep). One spare reader, taken
+ * and given back atomically, so sweeps on several threads at once each still get their own. */
+static int spare_kmsg = -1;
+
+static int take_kmsg(void)
+{
+	int fd = __atomic_exchange_n(&spare_kmsg, -1, __ATOMIC_ACQ_REL);
+
+	if (fd < 0)
+		fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END); /* from now on: what was logged before is not this sweep's */
+	return fd;
+}
+
+static void give_back_kmsg(int fd)
+{
+	int none = -1;
+
+	if (fd >= 0 && !__atomic_compare_exchange_n(&spare_kmsg, &none, fd, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE))
+		close(fd);
+}
+
 int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
 		      kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
 {
@@ -171,9 +196,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		kf_set_error(e, errno, "open", FAIL_NTH);
 		return -1;
 	}
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (kmsg >= 0)
-		lseek(kmsg, 0, SEEK_END);
+	kmsg = take_kmsg();
 	prctl(PR_SET_NAME, "kf-setup");
 	reset_ctx(&ctx, h, dir);
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
@@ -259,8 +282,7 @@ teardown:
 out:
 	write_nth(fd, 0);
 	close(fd);
-	if (kmsg >= 0)
-		close(kmsg);
+	give_back_kmsg(kmsg);
 	free(log.buf);
 	return ret;
 }

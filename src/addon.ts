@@ -17,6 +17,8 @@ export function stress(name: string, dir: string, ms: number, probabilityPaths: 
   return loadBinding().stress(name, dir, ms, probabilityPaths, probabilities);
 }
 
+let catalogue: Set<string> | undefined;
+
 export interface SweepTarget {
   /** the catalogue's name, or the label of a user's harness */
   harness: string;
@@ -31,8 +33,10 @@ export interface SweepTarget {
  */
 export async function sweep(target: SweepTarget, dir: string, steps: NativeSteps, onStep: (s: Step) => void): Promise<{ complete: boolean }> {
   const binding = loadBinding();
-  if (!target.library && !binding.harnesses().some((h) => h.name === target.harness)) {
-    const known = binding.harnesses().map((h) => h.name).join(', ');
+  // the catalogue is compiled in: its names are asked for once, not on every sweep
+  catalogue ??= new Set(binding.harnesses().map((h) => h.name));
+  if (!target.library && !catalogue.has(target.harness)) {
+    const known = [...catalogue].join(', ');
     throw Object.assign(new Error(`unknown harness '${target.harness}'; the catalogue has: ${known}`), { code: 'KFAULT_UNKNOWN_HARNESS' });
   }
   const native = target.library ? { library: target.library, arg: target.arg } : { harness: target.harness };
