@@ -238,6 +238,8 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		if (kmsg >= 0)
 			drain_kmsg(kmsg, &log); /* what others logged between steps is not this step's */
 		log.len = 0;
+		if (log.buf)
+			log.buf[0] = '\0'; /* random mode searches it: nothing of an earlier step */
 		if (!o->random && write_nth(fd, (unsigned int)nth) < 0) {
 			kf_set_error(e, errno, "write", FAIL_NTH);
 			ret = -1;

@@ -67,6 +67,8 @@ describe('random mode: make-it-fail on the harness thread only', () => {
     expect(failed.length).toBeGreaterThan(25);
     expect(r.steps.length - failed.length).toBeGreaterThan(25);
     expect(failed.filter((s) => !s.injected || !s.fault?.callSite)).toEqual([]);
+    // injected is what this run's own kernel log says, never an earlier run's
+    expect(r.steps.filter((s) => s.injected !== s.kmsg.includes('FAULT_INJECTION: forcing a failure'))).toEqual([]);
     expect(new Set(failed.map((s) => s.errno))).toEqual(new Set(['ENFILE', 'ENOMEM']));
     expect(await guest.faultState()).toEqual(before);
   });
