@@ -220,6 +220,29 @@ async function profileSection(config, kernel, programs) {
       last.push(whole.at(-1) - arrivals.at(-1));
     }
     log(`  whole sweep request ${num(median(whole))} ms, round trip ${num(median(rt))} ms`);
+    // the boot's "Node start" phase: Node itself, and the modules the agent imports
+    const dist = join(root, 'dist');
+    const starts = {
+      'node -e 0': [process.execPath, '-e', '0'],
+      "node: import zod (the protocol's schemas)": [process.execPath, '--input-type=module', '-e', `await import('${root}/node_modules/zod/index.js')`],
+      "node: import the agent's modules (dist/guest/agent.js's imports)": [
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        `for (const m of ['protocol.js', 'addon.js', 'fault-knobs.js', 'guest/command.js', 'guest/bench.js', 'guest/faults.js', 'guest/kmsg.js', 'guest/kmemleak-filter.js']) await import('${dist}/' + m)`,
+      ],
+      '/bin/sh -c true': ['/bin/sh', '-c', 'true'],
+    };
+    const startMs = {};
+    for (const [k, argv] of Object.entries(starts)) {
+      const t = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await guest.bench(argv);
+        if (r.exitCode !== 0) throw new Error(`${k}: exit ${r.exitCode}: ${r.stderr}`);
+        t.push(r.ms);
+      }
+      startMs[k] = median(t);
+    }
     return {
       harness,
       calls,
@@ -234,6 +257,7 @@ async function profileSection(config, kernel, programs) {
         'a whole sweep request': median(whole),
       },
       perSweepSyscallsUs: c,
+      processStartMs: startMs,
     };
   } finally {
     await guest.close();
@@ -478,7 +502,7 @@ async function memorySection(config, kernel) {
   const atDefault = await catalogueAt(config, kernel, config.machine.memoryMiB);
   const tries = [];
   let needed = null;
-  for (const mem of [128, 160, 192, 256, 384, 512, 768]) {
+  for (const mem of [96, 128, 160, 192, 256, 384, 512, 768]) {
     if (mem >= config.machine.memoryMiB) break;
     log(`  the catalogue in a guest of ${mem} MiB`);
     const r = await catalogueAt(config, kernel, mem);
@@ -587,6 +611,7 @@ function markdown(r) {
     p('|---|---|');
     for (const [k, v] of Object.entries(pr.hostMs)) p(`| host: ${k} | ${num(v)} |`);
     for (const [k, v] of Object.entries(pr.guestMs)) p(`| guest: ${k} | ${num(v)} |`);
+    for (const [k, v] of Object.entries(pr.processStartMs ?? {})) p(`| guest, a process from start to exit (boot's "Node start"): ${k} | ${num(v)} |`);
     p(`| guest: kfault's C loop per sweep, beyond the floor (µs): ${Object.entries(pr.perSweepSyscallsUs).map(([k, v]) => `${k} ${num(v)}`).join('; ')} | |`);
     p();
   }
