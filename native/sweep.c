@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -183,6 +184,22 @@ static void give_back_kmsg(int fd)
 		close(fd);
 }
 
+/* The warm-up run and every step on one CPU: SLUB's per-CPU slabs are what the warm-up
+ * filled, so a step that moved to another CPU would not need a new slab page (whose first,
+ * high-order and __GFP_NOWARN attempt is a silent fault point of its own) where it did before.
+ * Step numbers then do not depend on where the scheduler put the thread. */
+static void pin_to_this_cpu(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_sweep_opts *o,
 		      kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
 {
@@ -197,6 +214,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		return -1;
 	}
 	kmsg = take_kmsg();
+	pin_to_this_cpu();
 	prctl(PR_SET_NAME, "kf-setup");
 	reset_ctx(&ctx, h, dir);
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
