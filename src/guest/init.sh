@@ -12,7 +12,9 @@ mkdir -p /run/kfault/work
 agent="${kfault_agent:-$(dirname "$(dirname "$(dirname "$0")")")/dist/guest/agent.js}"
 echo "kfault: init up, starting $agent"
 # --expose-gc and no memory reducer: during global injection (stress) the agent must not start
-# a garbage collection, whose munmap() would fail and abort V8.
-node --expose-gc --no-memory-reducer "$agent"
+# a garbage collection, whose munmap() would fail and abort V8. --single-threaded: no V8
+# background threads (concurrent GC, compilers) that could still be working, and allocating,
+# when every allocation in the kernel starts to fail.
+node --expose-gc --no-memory-reducer --single-threaded "$agent"
 echo "kfault: agent exited with status $?"
 echo b > /proc/sysrq-trigger
