@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { BenchResult, BootMarks, Request } from '../protocol.js';
-import { FAIL_NTH_SETTINGS, withFaultSettings } from './faults.js';
+import { FAIL_NTH_SETTINGS, hasAttr, optInSettings, withFaultSettings } from './faults.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
 
 export type BenchRequest = Extract<Request, { type: 'bench' }>;
@@ -62,9 +62,10 @@ export async function runBench(req: BenchRequest, cwd: string, marks: Omit<BootM
   };
   let out: Awaited<ReturnType<typeof run>>;
   if (req.sweepSettings) {
-    // exactly what a sweep sets: fail-nth reaches GFP_KERNEL allocations, the kmemleak filter
+    // exactly what a sweep with the default config sets: fail-nth reaches GFP_KERNEL
+    // allocations, fail_usercopy and fail_futex take no steps, the kmemleak filter
     const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probeGuest(), kallsymsAddress);
-    out = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...plan.settings }, run);
+    out = await withFaultSettings({ ...FAIL_NTH_SETTINGS, ...optInSettings(() => false, hasAttr), ...plan.settings }, run);
   } else {
     out = await run();
   }
