@@ -135,7 +135,13 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
       err('kfault: kmemleak: scan, wait for the minimum object age, scan again');
       const k = await guest.kmemleakCheck();
       const a = attributeLeaks(checked, k.leaks, config.kmemleak.suppress);
-      for (const [i, r] of a.results.entries()) results[i] = { ...results[i]!, leaks: r.leaks };
+      for (const [i, r] of a.results.entries()) {
+        // A harness swept again whose first sweep did not crash: its steps are the second
+        // sweep's, the one the leaks came from (step numbers can differ between two boots, where
+        // a cache needs a new slab page in one and not in the other).
+        const again = checked[i] !== results[i] && results[i]!.crashes.length === 0;
+        results[i] = { ...(again ? checked[i]! : results[i]!), leaks: r.leaks };
+      }
       kmemleak = { enabled: k.enabled, why: k.why, unattributed: a.unattributed, suppressed: a.suppressed.length, raw: k.raw };
       for (const r of results) onResult(r);
     }
