@@ -205,7 +205,11 @@ export class Guest implements AsyncDisposable {
       } catch (e) {
         if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;
         const last = Math.max(first - 1, ...steps.keys());
-        const crash = await this.recover(e.code === 'KFAULT_TIMEOUT', mark, last + 1, tid);
+        // the step that was running: the first after the last one that finished, skips skipped
+        const skipped = new Set([...skip, ...crashes.map((c) => c.nth)]);
+        let running = last + 1;
+        while (skipped.has(running)) running++;
+        const crash = await this.recover(e.code === 'KFAULT_TIMEOUT', mark, running, tid);
         crashes.push(crash);
         if (crashes.length > MAX_CRASHES_PER_SWEEP) {
           throw new GuestError(`${name}: more than ${MAX_CRASHES_PER_SWEEP} steps crashed the guest; giving up (console log: ${this.p.log.path})`, 'KFAULT_TOO_MANY_CRASHES');
