@@ -3,7 +3,7 @@
 // Writes bench/results.json and bench/results.md (the table the README shows).
 //
 //   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build] [--rounds N]
-//   node bench/run.mjs --readme   (only put bench/results.md into README.md again)
+//   node bench/run.mjs --readme   (only write bench/results.md from results.json and put it into README.md)
 //   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
 //        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
 //        BENCH_LEAK_FULL=1 (a kmemleak cycle per step over the whole catalogue, measured rather
@@ -645,7 +645,7 @@ function markdown(r) {
     p();
     p('| build | wall time | |');
     p('|---|---|---|');
-    if (k.cold) p(`| cold: empty kfault cache and ccache | ${ms(k.cold.wallMs)} | ${k.cold.measured} |`);
+    if (k.cold) p(`| ${k.cold.measured.startsWith('this run') ? 'cold: empty kfault cache and ccache' : 'first build of this kernel here (ccache as it was then)'} | ${ms(k.cold.wallMs)} | ${k.cold.measured} |`);
     p(`| warm: cache hit (\`kfault kernel build\`, Node start included) | ${msRange(k.warm)} | |`);
     if (k.onePatch) p(`| one-patch change, ccache warm (bench/one-patch) | ${ms(k.onePatch.wallMs)} | ${k.onePatch.ccache ? `ccache: ${k.onePatch.ccache.hits} hits, ${k.onePatch.ccache.misses} misses` : ''} |`);
     p();
@@ -713,8 +713,10 @@ async function main() {
 }
 
 if (process.argv.includes('--readme')) {
-  // only put bench/results.md into the README again (after the README was edited elsewhere)
-  const ok = spliceReadme(readFileSync(resultsMd, 'utf8').trimEnd());
+  // only write bench/results.md from bench/results.json again and put it into the README
+  const md = markdown(JSON.parse(readFileSync(resultsJson, 'utf8')));
+  writeFileSync(resultsMd, md + '\n');
+  const ok = spliceReadme(md);
   log(ok ? `spliced ${resultsMd} into ${readme}` : `no ${START} ... ${END} in ${readme}`);
   process.exit(ok ? 0 : 1);
 }
