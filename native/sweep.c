@@ -138,6 +138,20 @@ static int set_make_it_fail(int fd, int on)
 	return pwrite(fd, on ? "1" : "0", 1, 0) == 1 ? 0 : -1;
 }
 
+/* Turning it off is itself a copy from user space, which fail_usercopy may fail while this
+ * thread is still armed: try again until it is off (each try fails only at the injectors'
+ * probability), so that no fault is left armed on the thread. */
+static int disarm_make_it_fail(int fd)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (set_make_it_fail(fd, 0) == 0)
+			return 0;
+		if (errno != EFAULT && errno != ENOMEM)
+			return -1;
+	}
+	return -1;
+}
+
 struct sweep_job {
 	const struct kf_harness *h;
 	const char *dir;
@@ -268,8 +282,11 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		t0 = now_ns();
 		s.ret = h->run(&ctx);
 		s.ns = now_ns() - t0;
-		if (o->random)
-			set_make_it_fail(mif, 0);
+		if (o->random && disarm_make_it_fail(mif) < 0) {
+			kf_set_error(e, errno, "write", MAKE_IT_FAIL);
+			ret = -1;
+			goto teardown;
+		}
 		left = o->random ? 1 : read_nth(fd);
 		if (left != 0 && !o->random)
 			write_nth(fd, 0);
