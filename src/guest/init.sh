@@ -16,5 +16,9 @@ echo "kfault: init up, starting $agent"
 # background threads (concurrent GC, compilers) that could still be working, and allocating,
 # when every allocation in the kernel starts to fail.
 node --expose-gc --no-memory-reducer --single-threaded "$agent"
-echo "kfault: agent exited with status $?"
+status=$?
+# Through the kernel log, not init's stdout: a line written to the console tty can still sit in
+# the serial driver's buffer when sysrq 'b' restarts the machine, and is then lost (seen in the CI
+# image under TCG); printk writes it out to the serial console before the sysrq's own message.
+echo "kfault: agent exited with status $status" > /dev/kmsg
 echo b > /proc/sysrq-trigger
