@@ -38,7 +38,6 @@ export function globalSettings(injectors: readonly string[]): Record<string, str
   if (injectors.includes('fail_page_alloc')) out['fail_page_alloc/min-order'] = '0';
   return out;
 }
-export const GLOBAL_SETTINGS = globalSettings(ALLOC_INJECTORS);
 
 /** Random mode, per injector: faults only in the harness thread (make-it-fail + task-filter), at random. */
 export function randomSettings(injectors: readonly string[]): Record<string, string> {
@@ -54,7 +53,6 @@ export function randomSettings(injectors: readonly string[]): Record<string, str
   out['/proc/sys/kernel/printk'] = '5 7 1 7';
   return out;
 }
-export const RANDOM_SETTINGS = randomSettings(ALLOC_INJECTORS);
 
 /**
  * fail-nth counts every injector's should_fail() in the task, not only allocations: with
