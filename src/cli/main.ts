@@ -188,6 +188,12 @@ async function kernelBuild(config: Config): Promise<number> {
 }
 
 /** sweep.mode global: every task may fail, for sweep.seconds, while each harness loops. */
+/** The injectors a random or global run drives: always the allocators, and those the config names. */
+function injectorsNamed(config: Config): string {
+  const opt = (['fail_usercopy', 'fail_futex'] as const).filter((i) => config.faults[i] !== undefined);
+  return ['failslab', 'fail_page_alloc', ...opt].join(', ').replace(/, ([^,]+)$/, ' and $1');
+}
+
 async function globalMode(config: Config, flags: Flags, names: string[]): Promise<number> {
   const targets = targetsOf(names).filter((t) => {
     if (t.user) throw new ConfigError([{ path: 'harness', message: `${t.name}: global mode runs catalogue harnesses only` }]);
@@ -202,7 +208,7 @@ async function globalMode(config: Config, flags: Flags, names: string[]): Promis
       const r = await guest.stress(t.name, config.sweep.seconds);
       out.push(r);
       if (!flags.json) {
-        console.log(`${r.harness}: global injection (failslab and fail_page_alloc in every task) for ${r.seconds.toFixed(1)} s: ${r.runs} runs, ${r.failed} failed; kmemleak ${r.kmemleakEnabledAfter ? 'still enabled' : 'DISABLED'}${r.kmemleakLog.length ? `: ${r.kmemleakLog.join('; ')}` : ''}`);
+        console.log(`${r.harness}: global injection (${injectorsNamed(config)} in every task) for ${r.seconds.toFixed(1)} s: ${r.runs} runs, ${r.failed} failed; kmemleak ${r.kmemleakEnabledAfter ? 'still enabled' : 'DISABLED'}${r.kmemleakLog.length ? `: ${r.kmemleakLog.join('; ')}` : ''}`);
       }
     }
     if (flags.json) console.log(JSON.stringify(out, null, 2));
