@@ -56,7 +56,7 @@ export const KmemleakFilter = z.strictObject({
 export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 
 /** What the agent answers to a sweep request; the steps came as StepEvents before it. */
-export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter });
+export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter, refillFilter: z.string().default('') });
 export type SweepDone = z.infer<typeof SweepDone>;
 
 export const SweepResult = z.object({
@@ -77,6 +77,8 @@ export const SweepResult = z.object({
   crashes: z.array(Crash).default([]),
   ms: z.number().nonnegative(),
   kmemleakFilter: KmemleakFilter,
+  /** whether SLUB's slab refills were kept out of the counted points (refill-filter.ts) */
+  refillFilter: z.string().default(''),
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 
@@ -181,6 +183,8 @@ export const Ready = z.strictObject({
   node: z.string(),
   uptimeMs: z.number().nonnegative(),
   harnesses: z.array(Harness),
+  /** why faults in __GFP_NOWARN allocations get no call site in this guest; null: they do */
+  siteTraceWhy: z.string().nullable().default(null),
 });
 export type Ready = z.infer<typeof Ready>;
 
