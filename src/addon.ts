@@ -45,10 +45,12 @@ export async function sweep(target: SweepTarget, dir: string, steps: NativeSteps
   const traces = openStepTraces();
   try {
     return await binding.sweep(native, dir, steps, (s) => {
-      const traced = traces?.siteOf(s.nth) ?? null;
+      const traced = traces?.of(s.nth) ?? { text: '', site: null };
       // random mode knows a fault struck from the kernel log, where a __GFP_NOWARN one is silent
-      const injected = s.injected || (steps.random === true && traced !== null);
-      onStep({ ...s, injected, errno: errnoName(s.ret), fault: injected ? (parseFaultSites(s.kmsg)[0] ?? traced) : null });
+      const injected = s.injected || (steps.random === true && traced.site !== null);
+      const logged = injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null;
+      const fault = injected ? (logged ?? traced.site) : null;
+      onStep({ ...s, injected, errno: errnoName(s.ret), fault, trace: fault && !logged ? traced.text : '' });
     });
   } finally {
     traces?.close();

@@ -24,6 +24,8 @@ export const Step = z.object({
   kmsg: z.string(),
   /** where the injected fault struck, from its stack trace; null when none was logged */
   fault: FaultSite.nullable(),
+  /** a fault that logged no trace (__GFP_NOWARN): what the allocation tracepoints recorded */
+  trace: z.string().default(''),
 });
 export type Step = z.infer<typeof Step>;
 

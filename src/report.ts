@@ -92,8 +92,9 @@ export function summaryLine(r: SweepResult): string {
 }
 
 function site(s: Step): string {
-  if (!s.fault) return s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '';
-  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '');
+  if (!s.fault) return s.injected ? '(no call site: neither logged nor traced)' : '';
+  const tags = [s.fault.inKmemleak ? ' [kmemleak]' : '', s.fault.from === 'tracepoint' ? ' [nowarn]' : ''].join('');
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + tags;
 }
 
 function outcome(p: Problem[]): string {

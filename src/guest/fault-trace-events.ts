@@ -21,8 +21,8 @@ const EVENTS: Record<string, string> = {
 };
 
 export interface StepTraces {
-  /** the site of the first failed allocation during step nth, or null */
-  siteOf(nth: number): FaultSite | null;
+  /** what the tracepoints recorded during step nth (failed allocations with their stacks) */
+  of(nth: number): { text: string; site: FaultSite | null };
   close(): void;
 }
 
@@ -67,7 +67,7 @@ export function tearDownFaultTracing(): void {
   rmdirSync(INSTANCE);
 }
 
-const MARKER = /tracing_mark_write: kfault-step (\d+)$/;
+const MARKER = /tracing_mark_write(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?: kfault-step (\d+)$/;
 
 /**
  * Reads the instance's trace_pipe as the sweep goes, split at the step markers. The sweep loop
@@ -106,12 +106,12 @@ export function openStepTraces(): StepTraces | null {
   bySteps.clear();
   current = null;
   return {
-    siteOf(nth) {
+    of(nth) {
       drain();
-      const lines = bySteps.get(nth);
+      const text = (bySteps.get(nth) ?? []).join('\n');
       bySteps.delete(nth);
       for (const k of [...bySteps.keys()]) if (k < nth) bySteps.delete(k);
-      return lines ? (parseTraceSites(lines.join('\n'))[0] ?? null) : null;
+      return { text, site: text ? (parseTraceSites(text)[0] ?? null) : null };
     },
     close() {
       closeSync(fd);
