@@ -656,11 +656,12 @@ function markdown(r) {
   if (d) {
     p(`**Determinism** (distinct step sequences of each harness over ${d.rounds} fresh guests, each sweeping the catalogue and the test module's harness in another order; nth, verdict, errno and call site of every step; goal 1; ${when(d)}; \`npm run bench -- --only determinism\`)`);
     p();
-    p('| harness | steps | distinct sequences | first step that differs |');
-    p('|---|---|---|---|');
+    p('| harness | steps | distinct sequences | first step that differs | injected steps without a call site |');
+    p('|---|---|---|---|---|');
     for (const [h, x] of Object.entries(d.harnesses)) {
       const diff = x.differs.map((f) => `${f.runs} run(s): step ${f.step} \`${f.got}\` instead of \`${f.expected}\``).join('; ');
-      p(`| ${h} | ${x.steps} | **${x.distinct}** | ${diff || '–'} |`);
+      const unsited = x.sequence.filter((row) => / (failed|tolerated|absorbed) \S+ -$/.test(row)).length;
+      p(`| ${h} | ${x.steps} | **${x.distinct}** | ${diff || '–'} | ${unsited} |`);
     }
     p();
   }
