@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
 import { ensureKernel, type Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
-import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
+import { failureWasKvms, kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
 import { ConsoleLog } from './console.js';
 import { Guest, type Machine } from './guest.js';
@@ -56,6 +56,8 @@ const hasSetpriv = (() => {
 })();
 
 export class BootError extends Error {
+  /** the failure was the accelerator's (see failureWasKvms), not the guest's */
+  kvmFault = false;
   constructor(message: string, readonly consoleLog: string) {
     super(message);
     this.name = 'BootError';
@@ -99,16 +101,23 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   const timeout = (ms: number, what: string) =>
     new Promise<string>((res) => setTimeout(() => res(`${what} within ${ms} ms`), ms).unref());
 
+  const since = log.mark();
+  let bannerSeen = false;
+  const banner = log.waitFor(/Linux version/).then(() => {
+    bannerSeen = true;
+  });
   const fail = (reason: string): never => {
     child.kill('SIGKILL');
     channel.close();
-    throw new BootError(`${accel}: ${reason}`, log.lastLines());
+    const e = new BootError(`${accel}: ${reason}`, log.lastLines());
+    e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
+    throw e;
   };
 
   if (probeKvm) {
     // A working KVM guest prints its banner in well under a second.
     const first = await Promise.race([
-      log.waitFor(/Linux version/).then(() => 'ok'),
+      banner.then(() => 'ok'),
       exited,
       timeout(config.machine.kvmProbeMs, 'no kernel banner on the console'),
     ]);
@@ -149,7 +158,8 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
         for (const n of notes) o.onNote?.(n);
         return new Guest({ machine, restart: () => restart(config, o, accel, log, sockDir), accel, log, sockDir, config, notes, kernel: o.kernel });
       } catch (e) {
-        if (last || !(e instanceof BootError)) throw e;
+        // a guest that failed after its kernel started would fail under TCG the same way
+        if (last || !(e instanceof BootError) || !e.kvmFault) throw e;
         notes.push(`KVM failed (${e.message}); using TCG`);
         rememberKvm(version, false, e.message);
       }
