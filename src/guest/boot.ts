@@ -66,6 +66,16 @@ export class BootError extends Error {
 
 let machines = 0;
 
+/** A unix socket's path holds 107 bytes at most (sun_path): the agent's socket goes under
+ * $TMPDIR, or /tmp when that is too long, or kfault says why it cannot. */
+const SOCKET_NAME_MAX = 'agent-kvm-99999.sock'.length;
+export function socketDir(base = tmpdir()): string {
+  for (const dir of [base, '/tmp']) {
+    if (join(dir, 'kfault-XXXXXX', SOCKET_NAME_MAX.toString().padEnd(SOCKET_NAME_MAX, 'x')).length <= 107) return mkdtempSync(join(dir, 'kfault-'));
+  }
+  throw new Error(`no directory for the agent's unix socket: ${base} and /tmp give paths longer than a unix socket takes (107 bytes); set TMPDIR to a shorter path`);
+}
+
 async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
   const socketPath = join(sockDir, `agent-${accel}-${++machines}.sock`);
   const channel = await AgentChannel.listen(socketPath);
@@ -146,7 +156,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
   const plan = planAccel(config.machine.accel, config.machine.accel === 'auto' ? (kvmDeviceUsable() ?? knownKvmFailure(version)) : null);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const log = new ConsoleLog(resolve(config.logDir, `console-${stamp}-${process.pid}.log`), o.onConsoleLine);
-  const sockDir = mkdtempSync(join(tmpdir(), 'kfault-'));
+  const sockDir = socketDir();
   const notes = [plan.note];
   try {
     for (const [i, accel] of plan.order.entries()) {
