@@ -9,7 +9,7 @@ import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
-import { setUpFaultTracing } from './fault-trace-events.js';
+import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
 import { planRefillFilter } from './refill-filter.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
 
@@ -32,6 +32,7 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'harnesses':
       return addon.harnesses();
     case 'kmemleak':
+      suspendFaultTracing(); // see fault-trace-events.ts: the events would hide leaks
       return kmemleakCommand(req.action);
     case 'command':
       return runCommand(req, WORK_DIR);
@@ -74,6 +75,7 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'sweep': {
       const user = knobSettings(req.faults, resolveRange);
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      ensureFaultTracing();
       const probe = probeGuest();
       for (const k of Object.keys(user.settings).filter((k) => /\/reject-start$/.test(k))) probe.userRejects.push(`${k}=${user.settings[k]} (config)`);
       const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probe, kallsymsAddress);
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
   const harnesses = addon.harnesses(); // the first call loads the addon
   bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
-  const tracing = setUpFaultTracing();
+  const tracing = ensureFaultTracing();
   send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why });
   bootMarks.readyMs = monotonicMs();
 
