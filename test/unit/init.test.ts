@@ -47,7 +47,7 @@ describe('kfault init', () => {
     expect(r.status).toBe(0);
     const json = JSON.parse(readFileSync(join(dir, 'kfault.config.json'), 'utf8')) as Record<string, unknown>;
     expect(json.$schema).toBe('./node_modules/kfault/schema.json');
-    const schema = JSON.parse(readFileSync(join(root, 'dist/schema.json'), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(join(root, 'schema.json'), 'utf8')) as object;
     const validate = new Ajv({ allErrors: true }).compile(schema);
     expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
     const config = await configFrom({}, dir);

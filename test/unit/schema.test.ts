@@ -48,15 +48,16 @@ function zodPaths(config: unknown): string[] {
 }
 
 describe('kfault/schema.json', () => {
-  it('dist/schema.json is what the zod schema generates now (the build writes it)', () => {
-    const shipped = new URL('dist/schema.json', root);
-    expect(existsSync(shipped), 'dist/schema.json is missing: npm run build:ts').toBe(true);
-    expect(JSON.parse(readFileSync(shipped, 'utf8')), 'dist/schema.json is stale: npm run build:ts').toEqual(schema);
+  it('schema.json is what the zod schema generates now (the build writes it)', () => {
+    const shipped = new URL('schema.json', root);
+    expect(existsSync(shipped), 'schema.json is missing: npm run build:ts').toBe(true);
+    expect(JSON.parse(readFileSync(shipped, 'utf8')), 'schema.json is stale: npm run build:ts').toEqual(schema);
   });
 
-  it('package.json exports it as kfault/schema.json', () => {
-    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { exports: Record<string, unknown> };
-    expect(pkg.exports['./schema.json']).toBe('./dist/schema.json');
+  it('ships at the package root (where "$schema": "./node_modules/kfault/schema.json" finds it), exported as kfault/schema.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { exports: Record<string, unknown>; files: string[] };
+    expect(pkg.exports['./schema.json']).toBe('./schema.json');
+    expect(pkg.files).toContain('schema.json');
   });
 
   it("accepts the README's example config, as kfault does", () => {
