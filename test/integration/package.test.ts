@@ -50,7 +50,7 @@ beforeAll(() => {
   packed = (JSON.parse(pack.stdout) as Array<typeof packed>)[0]!;
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'kfault-user', private: true, type: 'module' }, null, 2));
-  const install = run('npm', ['install', '--no-audit', '--no-fund', join(work, packed.filename), 'vitest', 'typescript', '@types/node@20'], project, 900_000);
+  const install = run('npm', ['install', '--no-audit', '--no-fund', join(work, packed.filename), 'vitest', 'typescript@5', '@types/node@20'], project, 900_000);
   expect(install.status, output(install)).toBe(0);
 }, 1_200_000);
 
