@@ -5,7 +5,7 @@
 // rather than start a kernel build.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheKey, debianSourceVersion } from '../../src/kernel/build.js';
@@ -14,9 +14,10 @@ import { cacheDir } from '../../src/paths.js';
 import { defaults } from '../../src/config.js';
 
 const repo = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
-// Not under /tmp: the guest mounts a tmpfs there and would not see the project (.kfault/ is
-// gitignored).
-const work = join(repo, '.kfault', `package-test-${process.pid}-${Date.now()}`);
+// Not under /tmp (the guest mounts a tmpfs there and would not see the project), and not under
+// the repository, whose node_modules and vitest.config.ts would be found from the project: in
+// kfault's cache dir, which has neither.
+const work = join(cacheDir(), 'tmp', `package-test-${process.pid}-${Date.now()}`);
 const project = join(work, 'project');
 const installed = join(project, 'node_modules/kfault');
 
@@ -45,6 +46,11 @@ const kernelsDir = join(cacheDir(), 'kernels');
 beforeAll(() => {
   if (offline) return;
   mkdirSync(work, { recursive: true });
+  // a fresh project: nothing above it that Node or vitest would find instead of what it installs
+  for (let d = dirname(work); ; d = dirname(d)) {
+    for (const f of ['node_modules', 'package.json', 'vitest.config.ts', 'vite.config.ts']) expect(existsSync(join(d, f)), `${join(d, f)} is above the test project`).toBe(false);
+    if (d === '/') break;
+  }
   const pack = run('npm', ['pack', '--json', '--pack-destination', work], repo);
   expect(pack.status, output(pack)).toBe(0);
   packed = (JSON.parse(pack.stdout) as Array<typeof packed>)[0]!;
@@ -118,7 +124,7 @@ describe.skipIf(offline)('the npm package, installed in a fresh project', () => 
     const r = run('npx', ['kfault', 'sweep', 'pipe2', '--print-qemu'], project);
     expect(r.status, output(r)).toBe(0);
     expect(r.stdout).toContain('pipe2 — pipe2(O_CLOEXEC) (pipe2)\n  nth  verdict');
-    expect(r.stdout).toMatch(/^ +\d+ +failed +ENFILE +alloc_inode\+0x[0-9a-f]+ <- new_inode_pseudo\s*$/m);
+    expect(r.stdout).toMatch(/^ +\d+ +failed +ENFILE +alloc_inode\+0x[0-9a-f]+ <- new_inode_pseudo\b/m);
     expect(r.stdout).toMatch(/^pipe2: \d+ failure points: \d+ failed, /m);
     // the cached image, and the installed package's guest init (and so its agent and addon)
     expect(r.stderr).toContain(`-kernel ${image}`);
