@@ -135,11 +135,15 @@ describe.skipIf(offline)('the npm package, installed in a fresh project', () => 
   }, 600_000);
 
   it("a vitest file importing createKernelTest from 'kfault/vitest' runs on a real guest and passes", () => {
-    const r = run('npx', ['vitest', 'run', 'kernel.test.ts'], project, 900_000);
+    const r = run('npx', ['vitest', 'run', 'kernel.test.ts', '--reporter=default', '--reporter=json', '--outputFile.json=vitest.json'], project, 900_000);
     expect(r.status, output(r)).toBe(0);
-    const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
-    expect(out).toMatch(/✓ kernel\.test\.ts > pipe2 error paths are clean, swept on a real guest/);
-    expect(out).toMatch(/Tests +2 passed \(2\)/);
+    const report = JSON.parse(readFileSync(join(project, 'vitest.json'), 'utf8')) as { numPassedTests: number; numTotalTests: number; testResults: Array<{ name: string; assertionResults: Array<{ title: string; status: string }> }> };
+    expect(report.testResults.map((f) => f.name)).toEqual([join(project, 'kernel.test.ts')]);
+    expect(report.testResults[0]!.assertionResults.map((t) => [t.title, t.status])).toEqual([
+      ['pipe2 error paths are clean, swept on a real guest', 'passed'],
+      ['the same guest serves the next test: a real kernel, with fail-nth', 'passed'],
+    ]);
+    expect([report.numPassedTests, report.numTotalTests]).toEqual([2, 2]);
   }, 900_000);
 });
 
