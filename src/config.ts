@@ -89,6 +89,8 @@ const Kmemleak = z.strictObject({
 });
 
 export const ConfigSchema = z.strictObject({
+  /** a kfault.config.json's editor hint ("./node_modules/kfault/schema.json"); kfault ignores it */
+  $schema: z.string().optional(),
   kernel: Kernel.default({ ...defaults.kernel }),
   machine: Machine.default({ ...defaults.machine }),
   sweep: Sweep.default({ ...defaults.sweep }),

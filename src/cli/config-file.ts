@@ -59,7 +59,15 @@ async function importTypeScript(file: string): Promise<unknown> {
   try {
     ts = ((await import('typescript')) as { default: typeof import('typescript') }).default;
   } catch {
-    throw problem(file, 'loading a TypeScript config needs the typescript package (npm install -D typescript), or write kfault.config.mjs');
+    const strip = await nodeTypeStripper();
+    if (strip) return importStripped(file, stripWith(file, strip));
+    throw problem(file, 'loading a TypeScript config needs the typescript package (npm install -D typescript@5), or write kfault.config.mjs');
+  }
+  if (typeof ts.transpileModule !== 'function') {
+    // TypeScript 7 (the native compiler) has no JS API; Node >= 22.13 strips types itself.
+    const strip = await nodeTypeStripper();
+    if (strip) return importStripped(file, stripWith(file, strip));
+    throw problem(file, `loading a TypeScript config needs typescript's transpileModule, which typescript ${(ts as { version?: string }).version ?? '(unknown version)'} does not have (TypeScript 7 has no JS API): npm install -D typescript@5, or write kfault.config.mjs`);
   }
   const out = ts.transpileModule(readFileSync(file, 'utf8'), {
     fileName: file,
@@ -71,8 +79,28 @@ async function importTypeScript(file: string): Promise<unknown> {
     const where = syntax.file && syntax.start !== undefined ? syntax.file.getLineAndCharacterOfPosition(syntax.start) : undefined;
     throw problem(file, `${where ? `line ${where.line + 1}: ` : ''}${ts.flattenDiagnosticMessageText(syntax.messageText, '\n')}`);
   }
+  return importStripped(file, out.outputText);
+}
+
+/** Node's own type stripping (module.stripTypeScriptTypes, Node >= 22.13), when it has it. */
+async function nodeTypeStripper(): Promise<((code: string) => string) | undefined> {
+  const m = (await import('node:module')) as { stripTypeScriptTypes?: (code: string, o?: { mode?: string }) => string };
+  const strip = m.stripTypeScriptTypes;
+  return typeof strip === 'function' ? (code) => strip(code, { mode: 'transform' }) : undefined;
+}
+
+function stripWith(file: string, strip: (code: string) => string): string {
+  try {
+    return strip(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw problem(file, (e as Error).message);
+  }
+}
+
+/** The module's JS, written beside the config so its imports resolve as they would there. */
+async function importStripped(file: string, js: string): Promise<unknown> {
   const tmp = join(dirname(file), `.${basename(file, extname(file))}.${process.pid}.mjs`);
-  writeFileSync(tmp, out.outputText);
+  writeFileSync(tmp, js);
   try {
     return await importDefault(tmp, file);
   } finally {

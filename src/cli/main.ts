@@ -23,6 +23,7 @@ import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
 import { colorize, problemLines, problems, randomTable, sweepTable, totalsLine } from '../report.js';
 import { configFrom, parse, type Flags } from './args.js';
+import { InitError, writeStartingConfig } from './init.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -38,6 +39,8 @@ commands:
                         ktap|json; --merge joins the results of several shards
   harnesses             list the built-in harnesses
   new-harness NAME      write NAME.c, a commented starting point for your own harness
+  init [--json]         write a starting kfault.config.ts (--json: kfault.config.json with
+                        "$schema": "./node_modules/kfault/schema.json"); never overwrites
   doctor                say what the host lacks and how to install it
 
 options:
@@ -305,6 +308,11 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`wrote ${file}; sweep it with: npx kfault sweep ${file}`);
         return 0;
       }
+      case 'init': {
+        const file = writeStartingConfig(process.cwd(), flags.json === true);
+        console.log(`wrote ${basename(file)}`);
+        return 0;
+      }
       case 'harnesses':
         for (const h of harnesses()) console.log(`${h.name.padEnd(16)} ${h.syscall.padEnd(18)} ${h.summary}`);
         return 0;
@@ -330,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -341,7 +349,7 @@ export async function main(argv: string[]): Promise<number> {
       err(formatProblems(e.message.split('\n').map((l) => ({ path: l.split(': ')[0]!, message: l.split(': ').slice(1).join(': ') }))));
       return 2;
     }
-    if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError) {
+    if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError || e instanceof InitError) {
       err(e.message);
       return 2;
     }
