@@ -23,7 +23,7 @@ const of = (arg: string) => saved.results.find((r) => r.harness === `harness.c($
 // module's path.
 type Result = ResultsFile['results'][number];
 const silent = (s: Result['steps'][number]) => s.injected && s.ret >= 0 && !s.kmsg.includes('FAULT_INJECTION: forcing a failure');
-const own = (r: Result, nth: number) => nth - r.steps.filter((s) => s.nth < nth && silent(s)).length;
+const own = (r: Result, nth: number | null) => (nth === null ? null : nth - r.steps.filter((s) => s.nth < nth && silent(s)).length);
 const logged = (r: Result) => r.steps.filter((s) => !silent(s)).map((s) => [own(r, s.nth), s.errno]);
 
 beforeAll(() => {

@@ -6,16 +6,21 @@ import type { SweepResult } from '../../src/protocol.js';
 const base = parseConfig({}).kernel;
 const sweep = (harness: string, absorbed: number, kmsg = ''): SweepResult => ({
   harness,
+  library: null,
+  arg: null,
   syscall: harness,
   summary: harness,
   maxSteps: 1000,
+  mode: 'systematic',
   complete: true,
+  leaks: [],
+  crashes: [],
   ms: 10,
   kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: false, note: 'off' },
   steps: [
-    { nth: 1, ret: -12, errno: 'ENOMEM', injected: true, ns: 1, kmsg, fault: null },
-    ...Array.from({ length: absorbed }, (_, i) => ({ nth: i + 2, ret: 0, errno: null, injected: true, ns: 1, kmsg: '', fault: null })),
-    { nth: absorbed + 2, ret: 0, errno: null, injected: false, ns: 1, kmsg: '', fault: null },
+    { nth: 1, ret: -12, errno: 'ENOMEM', injected: true, tid: 60, signal: null, ns: 1, kmsg, fault: null },
+    ...Array.from({ length: absorbed }, (_, i) => ({ nth: i + 2, ret: 0, errno: null, injected: true, tid: 60, signal: null, ns: 1, kmsg: '', fault: null })),
+    { nth: absorbed + 2, ret: 0, errno: null, injected: false, tid: 60, signal: null, ns: 1, kmsg: '', fault: null },
   ],
 });
 
