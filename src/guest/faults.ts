@@ -106,14 +106,15 @@ export function snapshotFaultState(): FaultState {
   return state;
 }
 
+/** The writes that set an attribute. fail_function/inject is a list: clear it, then add each
+ * function back, one per write (the kernel takes one symbol per write). */
+export function attrWrites(path: string, value: string): string[] {
+  if (path.endsWith('fail_function/inject')) return ['\n', ...value.split(' ').filter(Boolean)];
+  return [value];
+}
+
 function writeAttr(path: string, value: string): void {
-  if (path.endsWith('fail_function/inject')) {
-    // a list: clear it, then add each function back
-    writeFileSync(attr(path), '\n');
-    for (const f of value.split(' ').filter(Boolean)) writeFileSync(attr(path), f);
-    return;
-  }
-  writeFileSync(attr(path), value);
+  for (const v of attrWrites(path, value)) writeFileSync(attr(path), v);
 }
 
 /** Writes a snapshot back (inject before the retval files it creates) and reads it again. */
