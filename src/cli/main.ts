@@ -13,6 +13,7 @@ import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
+import { kernelPathProblems } from '../kernel/check-paths.js';
 import { compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
@@ -167,6 +168,9 @@ export function batchFailed(b: Batch): boolean {
 async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
   const a = parseKernelSpec(flags.a ?? 'stock', config.kernel, '--a');
   const b = parseKernelSpec(flags.b ?? `patches:${DEFAULT_KMEMLEAK_PATCH}`, config.kernel, '--b');
+  // both kernels checked before the first is swept (a typo in --b must not cost a stock sweep)
+  const wrong = [a, b].flatMap((side, i) => kernelPathProblems(side.kernel).map((p) => ({ path: i ? '--b' : '--a', message: p.message })));
+  if (wrong.length) throw new ConfigError(wrong);
   // Kernels are compared as they are: without kfault's kmemleak filter unless asked for.
   const sweep = { ...config.sweep, kmemleakFilter: flags['kmemleak-filter'] === 'on' };
   const sides = [];
