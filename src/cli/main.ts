@@ -14,7 +14,7 @@ import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
 import { kernelPathProblems } from '../kernel/check-paths.js';
-import { compareTable, leakText, parseKernelSpec } from '../compare.js';
+import { compareFailed, compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
@@ -182,7 +182,7 @@ async function compare(config: Config, flags: Flags, names: string[]): Promise<n
   }
   if (flags.json) console.log(JSON.stringify(sides, null, 2));
   else console.log(compareTable(sides[0]!, sides[1]!));
-  return 0;
+  return compareFailed(sides[0]!, sides[1]!) ? 1 : 0;
 }
 
 async function kernelBuild(config: Config): Promise<number> {
