@@ -8,6 +8,7 @@ import { runCommand } from './command.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
+import { globalModeProblems } from '../config.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
 
@@ -43,6 +44,7 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       const before = kmemleakEnabled();
       const log = openKmsg();
       const user = knobSettings(req.faults, resolveRange);
+      user.problems.push(...globalModeProblems(req.faults));
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
       // probability is what the native loop turns on once the files are open; 0 until then
       const injectors = injectorsInPlay(req.faults);
