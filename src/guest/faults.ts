@@ -113,7 +113,14 @@ export function attrWrites(path: string, value: string): string[] {
   return [value];
 }
 
+/** Faults are armed only in a kfault guest (kfault.guest=1, the check native/guest.c makes):
+ * every JavaScript write of fault state checks it first, as the C code does. */
+export function assertInGuest(): void {
+  if (!loadBinding().inGuest()) throw Object.assign(new Error('refusing to arm fault injection outside a kfault guest (no kfault.guest=1 on the kernel command line)'), { code: 'KFAULT_NOT_GUEST' });
+}
+
 function writeAttr(path: string, value: string): void {
+  assertInGuest();
   for (const v of attrWrites(path, value)) writeFileSync(attr(path), v);
 }
 
@@ -211,6 +218,7 @@ export function forgetFaultState(): void {
  * the ones written: a harness or a failed write in between cannot leave anything armed) and
  * checks it. Paths outside debugfs (sysctls) are saved and restored one by one. */
 export async function withFaultSettings<T>(settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  assertInGuest();
   const state = known ?? snapshotFaultState();
   known = null;
   const saved = new Map<string, string>();
