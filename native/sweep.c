@@ -207,6 +207,19 @@ static void give_back_kmsg(int fd)
 		close(fd);
 }
 
+/* A harness returns 0, or -errno of the call that failed: anything else is a bug of the
+ * harness, reported as such (the host would refuse the step otherwise). */
+static int contract_broken(const struct kf_harness *h, int ret, struct kf_error *e)
+{
+	if (ret <= 0 && ret >= -4095)
+		return 0;
+	kf_set_error(e, EINVAL, h->syscall, h->name);
+	e->code = "KFAULT_HARNESS_CONTRACT";
+	snprintf(e->message, sizeof(e->message), "%s returned %d; expected 0 or -errno",
+		 h->syscall, ret);
+	return 1;
+}
+
 /* The warm-up run and every step on one CPU: SLUB's per-CPU slabs are what the warm-up
  * filled, so a step that moved to another CPU would not need a new slab page (whose first,
  * high-order and __GFP_NOWARN attempt is a silent fault point of its own) where it did before.
@@ -252,6 +265,10 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 	reset_ctx(&ctx, h, dir);
 	ret = h->run(&ctx);
 	release(h, &ctx);
+	if (contract_broken(h, ret, e)) {
+		ret = -1;
+		goto teardown;
+	}
 	if (ret < 0) {
 		kf_set_error(e, -ret, h->syscall, h->name);
 		snprintf(e->message, sizeof(e->message),
@@ -307,6 +324,10 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 			drain_kmsg(kmsg, &log);
 		if (left == -1) {
 			kf_set_error(e, read_err, "read", FAIL_NTH);
+			ret = -1;
+			goto teardown;
+		}
+		if (contract_broken(h, s.ret, e)) {
 			ret = -1;
 			goto teardown;
 		}
