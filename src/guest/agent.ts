@@ -41,11 +41,11 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'stress': {
       // Collect now: no GC may start while every allocation in the kernel fails (see init.sh).
       (globalThis as { gc?: () => void }).gc?.();
-      const before = kmemleakEnabled();
-      const log = openKmsg();
       const user = knobSettings(req.faults, resolveRange);
       user.problems.push(...globalModeProblems(req.faults));
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      const before = kmemleakEnabled();
+      const log = openKmsg(); // after the checks: a request refused above leaves no reader open
       // probability is what the native loop turns on once the files are open; 0 until then
       const injectors = injectorsInPlay(req.faults);
       const probabilities = injectors.map((inj) => Number(user.settings[`${inj}/probability`] ?? 100));
