@@ -14,18 +14,24 @@ int kf_in_guest(struct kf_error *e)
 	 * (kf_sweep asks before every sweep). */
 	static volatile int seen;
 	char buf[4096];
+	const char *call = "open";
 	ssize_t n;
-	int fd;
+	int fd, err;
 
 	if (seen)
 		return 1;
 	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		err = errno;
 		goto fail;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
+	err = errno; /* before close() may change it */
 	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		call = "read";
 		goto fail;
+	}
 	buf[n] = '\0';
 	for (char *save, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
 		if (strcmp(tok, GUEST_MARKER) == 0)
@@ -39,9 +45,9 @@ int kf_in_guest(struct kf_error *e)
 		 GUEST_MARKER);
 	return 0;
 fail:
-	e->err = errno;
+	e->err = err;
 	e->code = NULL;
-	e->syscall = "open";
+	e->syscall = call;
 	snprintf(e->path, sizeof(e->path), "/proc/cmdline");
 	e->message[0] = '\0';
 	return 0;

@@ -17,14 +17,24 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Returns the index of a file the write failed on, or -1. (debugfs attributes do not seek.) */
-static int write_all(const int *fds, int n, const char *value)
+/* Turns injection off: writes 0 to every file until each took it (a write an injector failed
+ * is tried again, as sweep.c's disarm_make_it_fail does). The index of a file that never took
+ * it, with errno of its last try, or -1. */
+static int disarm_all(const int *fds, int n, int *err)
 {
 	int bad = -1;
 
-	for (int i = 0; i < n; i++)
-		if (write(fds[i], value, strlen(value)) != (ssize_t)strlen(value))
-			bad = i;
+	for (int i = 0; i < n; i++) {
+		int tries = 0;
+
+		while (write(fds[i], "0", 1) != 1) { /* debugfs attributes do not seek */
+			if ((errno != EFAULT && errno != ENOMEM && errno != EINTR) || ++tries == 1000) {
+				bad = i;
+				*err = errno;
+				break;
+			}
+		}
+	}
 	return bad;
 }
 
@@ -51,7 +61,7 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	int fds[MAX_PATHS];
 	struct kf_ctx ctx = { .dir = dir, .user = h->user };
 	long long start, end;
-	int ret = 0, bad;
+	int ret = 0, bad, err = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!kf_in_guest(e))
@@ -91,12 +101,19 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 				close(ctx.fd[i]);
 		out->runs++;
 	}
-	write_all(fds, npaths, "0");
+	bad = disarm_all(fds, npaths, &err);
+	if (bad >= 0) {
+		kf_set_error(e, err, "write", probability_paths[bad]);
+		snprintf(e->message, sizeof(e->message),
+			 "could not turn global injection off: writing 0 to %s failed",
+			 probability_paths[bad]);
+		ret = -1;
+	}
 	out->ns = now_ns() - start;
 	if (h->teardown)
 		h->teardown(&ctx);
 out:
-	write_all(fds, npaths, "0");
+	disarm_all(fds, npaths, &err);
 	for (int i = 0; i < npaths; i++)
 		close(fds[i]);
 	return ret < 0 ? -1 : 0;

@@ -52,7 +52,13 @@ static int write_nth(int fd, unsigned int nth)
 	char buf[16];
 	int len = snprintf(buf, sizeof(buf), "%u", nth);
 
-	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+	ssize_t n = pwrite(fd, buf, len, 0);
+
+	if (n == len)
+		return 0;
+	if (n >= 0)
+		errno = EIO; /* a short write sets no errno of its own */
+	return -1;
 }
 
 /* What is left of the countdown: 0 means the nth injection point was reached and failed.
@@ -66,8 +72,11 @@ static long read_nth(int fd)
 
 	if (n < 0 && errno == EFAULT)
 		return LEFT_IN_READBACK;
-	if (n <= 0)
+	if (n <= 0) {
+		if (n == 0)
+			errno = EIO;
 		return -1;
+	}
 	buf[n] = '\0';
 	return strtol(buf, NULL, 10);
 }
@@ -215,6 +224,19 @@ static void give_back_kmsg(int fd)
 		close(fd);
 }
 
+/* A harness returns 0, or -errno of the call that failed: anything else is a bug of the
+ * harness, reported as such (the host would refuse the step otherwise). */
+static int contract_broken(const struct kf_harness *h, int ret, struct kf_error *e)
+{
+	if (ret <= 0 && ret >= -4095)
+		return 0;
+	kf_set_error(e, EINVAL, h->syscall, h->name);
+	e->code = "KFAULT_HARNESS_CONTRACT";
+	snprintf(e->message, sizeof(e->message), "%s returned %d; expected 0 or -errno",
+		 h->syscall, ret);
+	return 1;
+}
+
 /* The warm-up run and every step on one CPU: SLUB's per-CPU slabs are what the warm-up
  * filled, so a step that moved to another CPU would not need a new slab page (whose first,
  * high-order and __GFP_NOWARN attempt is a silent fault point of its own) where it did before.
@@ -261,6 +283,10 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 	reset_ctx(&ctx, h, dir);
 	ret = h->run(&ctx);
 	release(h, &ctx);
+	if (contract_broken(h, ret, e)) {
+		ret = -1;
+		goto teardown;
+	}
 	if (ret < 0) {
 		kf_set_error(e, -ret, h->syscall, h->name);
 		snprintf(e->message, sizeof(e->message),
@@ -276,6 +302,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 	}
 	for (int nth = o->first; nth <= o->last; nth++) {
 		struct kf_step s = { .nth = nth, .tid = tid };
+		int read_err = 0;
 		long left;
 		long long t0;
 
@@ -307,13 +334,19 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 			goto teardown;
 		}
 		left = o->random ? 1 : read_nth(fd);
+		if (left == -1)
+			read_err = errno; /* before write_nth, release and drain_kmsg change it */
 		if (left != 0 && !o->random)
 			write_nth(fd, 0);
 		release(h, &ctx);
 		if (kmsg >= 0)
 			drain_kmsg(kmsg, &log);
 		if (left == -1) {
-			kf_set_error(e, errno, "read", FAIL_NTH);
+			kf_set_error(e, read_err, "read", FAIL_NTH);
+			ret = -1;
+			goto teardown;
+		}
+		if (contract_broken(h, s.ret, e)) {
 			ret = -1;
 			goto teardown;
 		}

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, type Config } from './config.js';
 import type { SweepResult } from './protocol.js';
-import { counts } from './report.js';
+import { counts, problemLines, problems } from './report.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import { kernelProblems } from './kmsg/problems.js';
 
@@ -36,14 +36,23 @@ export function oopses(r: SweepResult): number {
   return r.steps.filter((s) => kernelProblems(s.kmsg).length > 0).length;
 }
 
+/** Exit status of a compare, as sweep's: 1 when a step of either kernel leaked, crashed, hung,
+ * warned or was killed, or when kmemleak could not check a kernel (leaks null). */
+export function compareFailed(a: SideResult, b: SideResult): boolean {
+  return [a, b].some((side) => side.leaks === null || side.results.some((r) => problems(r).length > 0));
+}
+
 export function compareTable(a: SideResult, b: SideResult): string {
-  const head = ['harness', 'points', 'failed', 'tolerated', 'absorbed', 'oopses', 'ms'];
+  // crashes: an oops or panic took the guest down (guests boot with oops=panic); hangs: a step
+  // never finished; oopses: steps whose log has a problem the guest lived through (a WARNING...)
+  const head = ['harness', 'points', 'failed', 'tolerated', 'absorbed', 'crashes', 'hangs', 'oopses', 'leaks', 'ms'];
   const rows: string[][] = [];
   const names = [...new Set([...a.results, ...b.results].map((r) => r.harness))];
   const cells = (r: SweepResult | undefined) => {
-    if (!r) return ['-', '-', '-', '-', '-', '-'];
+    if (!r) return head.slice(1).map(() => '-');
     const c = counts(r);
-    return [c.points, c.failed, c.tolerated, c.absorbed, oopses(r), Math.round(r.ms)].map(String);
+    const hangs = r.crashes.filter((x) => x.kind === 'hang').length;
+    return [c.points, c.failed, c.tolerated, c.absorbed, r.crashes.length - hangs, hangs, oopses(r), r.leaks.length, Math.round(r.ms)].map(String);
   };
   for (const n of names) {
     rows.push([n, ...cells(a.results.find((r) => r.harness === n)), ...cells(b.results.find((r) => r.harness === n))]);
@@ -59,7 +68,14 @@ export function compareTable(a: SideResult, b: SideResult): string {
     fmt(header),
     ...rows.map(fmt),
     `leaks (kmemleak, after all sweeps): A ${leakText(a.leaks)}; B ${leakText(b.leaks)}`,
+    ...problemsOf(a, b),
   ].join('\n');
+}
+
+/** Every problem of either kernel on a line of its own, as sweep prints them. */
+function problemsOf(a: SideResult, b: SideResult): string[] {
+  const lines = [...a.results.flatMap((r) => problemLines(r).map((l) => `  A ${l}`)), ...b.results.flatMap((r) => problemLines(r).map((l) => `  B ${l}`))];
+  return lines.length ? ['problems:', ...lines] : [];
 }
 
 export function leakText(leaks: Leak[] | null): string {

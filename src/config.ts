@@ -152,7 +152,19 @@ export function checkFailFunction(c: Config): ConfigProblem[] {
   return [];
 }
 
-const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction];
+/** Global mode turns injection off again with a write, whose copy from user space
+ * fail_usercopy would fail in every task: it could stay armed. (fail_futex cannot fail that
+ * write; native/stress.c retries it until every probability file takes the 0.) */
+export function globalModeProblems(faults: Config['faults']): ConfigProblem[] {
+  if (faults.fail_usercopy === undefined) return [];
+  return [{ path: 'faults.fail_usercopy', message: 'global mode cannot drive fail_usercopy: the write that turns injection off again is itself a copy from user space, which it would fail in every task, so faults could stay armed; use sweep.mode random (the harness thread only) or systematic' }];
+}
+
+export function checkGlobalMode(c: Config): ConfigProblem[] {
+  return c.sweep.mode === 'global' ? globalModeProblems(c.faults) : [];
+}
+
+const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction, checkGlobalMode];
 
 export class ConfigError extends Error {
   readonly exitCode = 2;

@@ -141,7 +141,7 @@ export function knobSettings(faults: FaultsConfig, resolve: (r: SymbolRange) => 
           settings[`${inj}/${key}-end`] = `0x${r[1].toString(16)}`;
         }
       } else if (key === 'inject') {
-        settings[`${inj}/inject`] = (value as string[]).join('\n');
+        settings[`${inj}/inject`] = (value as string[]).join(' '); // writeAttr writes each on its own
       } else if (key === 'retval') {
         for (const f of (knobs.inject as string[] | undefined) ?? []) settings[`${inj}/${f}/retval`] = String(value);
       } else {

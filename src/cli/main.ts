@@ -13,7 +13,8 @@ import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
-import { compareTable, leakText, parseKernelSpec } from '../compare.js';
+import { kernelPathProblems } from '../kernel/check-paths.js';
+import { compareFailed, compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
 import type { SweepResult } from '../protocol.js';
 import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
@@ -170,6 +171,9 @@ export function batchFailed(b: Batch): boolean {
 async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
   const a = parseKernelSpec(flags.a ?? 'stock', config.kernel, '--a');
   const b = parseKernelSpec(flags.b ?? `patches:${DEFAULT_KMEMLEAK_PATCH}`, config.kernel, '--b');
+  // both kernels checked before the first is swept (a typo in --b must not cost a stock sweep)
+  const wrong = [a, b].flatMap((side, i) => kernelPathProblems(side.kernel).map((p) => ({ path: i ? '--b' : '--a', message: p.message })));
+  if (wrong.length) throw new ConfigError(wrong);
   // Kernels are compared as they are: without kfault's kmemleak filter unless asked for.
   const sweep = { ...config.sweep, kmemleakFilter: flags['kmemleak-filter'] === 'on' };
   const sides = [];
@@ -181,7 +185,7 @@ async function compare(config: Config, flags: Flags, names: string[]): Promise<n
   }
   if (flags.json) console.log(JSON.stringify(sides, null, 2));
   else console.log(compareTable(sides[0]!, sides[1]!));
-  return 0;
+  return compareFailed(sides[0]!, sides[1]!) ? 1 : 0;
 }
 
 async function kernelBuild(config: Config): Promise<number> {

@@ -8,6 +8,7 @@ import { runCommand } from './command.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
+import { globalModeProblems } from '../config.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
 import { planRefillFilter } from './refill-filter.js';
@@ -43,10 +44,11 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'stress': {
       // Collect now: no GC may start while every allocation in the kernel fails (see init.sh).
       (globalThis as { gc?: () => void }).gc?.();
-      const before = kmemleakEnabled();
-      const log = openKmsg();
       const user = knobSettings(req.faults, resolveRange);
+      user.problems.push(...globalModeProblems(req.faults));
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      const before = kmemleakEnabled();
+      const log = openKmsg(); // after the checks: a request refused above leaves no reader open
       // probability is what the native loop turns on once the files are open; 0 until then
       const injectors = injectorsInPlay(req.faults);
       const probabilities = injectors.map((inj) => Number(user.settings[`${inj}/probability`] ?? 100));

@@ -36,7 +36,8 @@ export class AgentChannel {
     try {
       msg = parseLine(AgentMessage, line, 'message from guest agent');
     } catch (e) {
-      return this.fail(e as Error);
+      // the agent and the host disagree: nothing after this line can be trusted (see Guest.call)
+      return this.fail(Object.assign(e as Error, { code: 'KFAULT_PROTOCOL' }));
     }
     if (msg.type === 'ready') {
       this.ready = msg;

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseFaultSites } from '../kmsg/fault-trace.js';
 import { kernelProblems } from '../kmsg/problems.js';
 import type { CommandRequest, CommandResult } from '../protocol.js';
-import { withFaultSettings } from './faults.js';
+import { assertInGuest, withFaultSettings } from './faults.js';
 import { openKmsg } from './kmsg.js';
 
 const INJECTORS = ['failslab', 'fail_page_alloc'] as const;
@@ -41,6 +41,7 @@ export async function runCommand(req: CommandRequest, cwd: string): Promise<Comm
   await withFaultSettings(settings, async () => {
     for (let run = 1; run <= req.runs; run++) {
       // times is a budget the injections use up: give every run the same
+      assertInGuest();
       for (const inj of INJECTORS) writeFileSync(`/sys/kernel/debug/${inj}/times`, String(req.times));
       const log = openKmsg();
       const start = performance.now();

@@ -106,14 +106,22 @@ export function snapshotFaultState(): FaultState {
   return state;
 }
 
+/** The writes that set an attribute. fail_function/inject is a list: clear it, then add each
+ * function back, one per write (the kernel takes one symbol per write). */
+export function attrWrites(path: string, value: string): string[] {
+  if (path.endsWith('fail_function/inject')) return ['\n', ...value.split(' ').filter(Boolean)];
+  return [value];
+}
+
+/** Faults are armed only in a kfault guest (kfault.guest=1, the check native/guest.c makes):
+ * every JavaScript write of fault state checks it first, as the C code does. */
+export function assertInGuest(): void {
+  if (!loadBinding().inGuest()) throw Object.assign(new Error('refusing to arm fault injection outside a kfault guest (no kfault.guest=1 on the kernel command line)'), { code: 'KFAULT_NOT_GUEST' });
+}
+
 function writeAttr(path: string, value: string): void {
-  if (path.endsWith('fail_function/inject')) {
-    // a list: clear it, then add each function back
-    writeFileSync(attr(path), '\n');
-    for (const f of value.split(' ').filter(Boolean)) writeFileSync(attr(path), f);
-    return;
-  }
-  writeFileSync(attr(path), value);
+  assertInGuest();
+  for (const v of attrWrites(path, value)) writeFileSync(attr(path), v);
 }
 
 /** Writes a snapshot back (inject before the retval files it creates) and reads it again. */
@@ -210,6 +218,7 @@ export function forgetFaultState(): void {
  * the ones written: a harness or a failed write in between cannot leave anything armed) and
  * checks it. Paths outside debugfs (sysctls) are saved and restored one by one. */
 export async function withFaultSettings<T>(settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  assertInGuest();
   const state = known ?? snapshotFaultState();
   known = null;
   const saved = new Map<string, string>();

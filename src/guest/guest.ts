@@ -123,7 +123,11 @@ export class Guest implements AsyncDisposable {
     onEvent?: (e: StepEvent) => void,
   ) {
     const reply = await this.machine.channel.request(body as Omit<Request, 'id'>, timeoutMs, onEvent).catch((e: Error & { code?: string }) => {
-      throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, e.code === 'KFAULT_TIMEOUT' ? 'KFAULT_TIMEOUT' : 'KFAULT_GUEST_LOST');
+      // A message the host cannot read is no crash to recover from: the guest is killed (its
+      // QEMU would never exit by itself) and the error ends the command with its reason.
+      if (e.code === 'KFAULT_PROTOCOL') this.machine.child.kill('SIGKILL');
+      const code = e.code === 'KFAULT_TIMEOUT' || e.code === 'KFAULT_PROTOCOL' ? e.code : 'KFAULT_GUEST_LOST';
+      throw new GuestError(`${e.message}\nconsole log: ${this.p.log.path}\n--- last console lines ---\n${this.p.log.lastLines(20)}`, code);
     });
     if (!reply.ok) {
       const { code, message, ...details } = reply.error;
@@ -223,7 +227,11 @@ export class Guest implements AsyncDisposable {
   /** After the guest died (or hung and was killed): what happened, then a fresh guest. */
   private async recover(hung: boolean, mark: number, next: number, tid: number | null): Promise<Crash> {
     if (hung) this.machine.child.kill('SIGKILL');
+    // the channel went down: a crashed guest exits (oops=panic, -no-reboot); one that does not
+    // within a grace period (its agent died, say) is killed, never waited for forever
+    const grace = setTimeout(() => this.machine.child.kill('SIGKILL'), 30_000);
     await this.exited;
+    clearTimeout(grace);
     const report = hung ? null : parseConsoleCrash(this.p.log.since(mark));
     const nth = stepOfComm(report?.comm ?? null);
     if (report && nth === null && /^kf-(setup|teardown)$/.test(report.comm ?? '')) {

@@ -28,6 +28,14 @@ function write(cmd: string): string | null {
  */
 export function kmemleakCommand(action: 'start' | 'clear' | 'scan' | 'report'): { enabled: boolean; why: string | null; leaks: Leak[]; raw?: string } {
   const log = openKmsg();
+  try {
+    return kmemleakDo(action, log);
+  } finally {
+    log(); // closes /dev/kmsg on every path (after the first call, it reads and closes nothing)
+  }
+}
+
+function kmemleakDo(action: 'start' | 'clear' | 'scan' | 'report', log: () => string[]): { enabled: boolean; why: string | null; leaks: Leak[]; raw?: string } {
   const cmds = { start: ['scan=off', 'clear'], clear: ['clear'], scan: ['stack=off', 'scan'], report: [] }[action];
   let failed: string | null = null;
   for (const c of cmds) failed ??= write(c);
@@ -55,7 +63,7 @@ export function kmemleakEnabled(): boolean {
 }
 
 /** Starts reading /dev/kmsg from now; the returned function gives the message texts since
- * (and closes it: call it once). */
+ * and closes it (called again, it returns nothing). */
 export function openKmsg(): () => string[] {
   const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
   // skip what was logged before
@@ -65,8 +73,11 @@ export function openKmsg(): () => string[] {
   } catch {
     /* EAGAIN: at the end */
   }
+  let closed = false;
   return () => {
     const lines: string[] = [];
+    if (closed) return lines;
+    closed = true;
     const buf = Buffer.alloc(8192);
     for (;;) {
       let n: number;

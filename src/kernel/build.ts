@@ -6,7 +6,8 @@ import { copyFileSync, createWriteStream, existsSync, mkdirSync, openSync, readF
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
+import { kernelPathProblems } from './check-paths.js';
 import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
 import { applySeries, readSeries, type Patch } from './patches.js';
@@ -177,6 +178,8 @@ export function kbuildPathProblem(path: string, what: string): string | null {
 
 /** The kernel the config asks for: from the cache when it is there, built otherwise. */
 export async function ensureKernel(config: Config): Promise<Kernel> {
+  const problems = kernelPathProblems(config.kernel);
+  if (problems.length) throw new ConfigError(problems);
   if (config.kernel.image) return prebuilt(config.kernel.image);
   const fragments = fragmentsOf(config);
   const blank = kbuildPathProblem(cacheDir(), 'the kfault cache') ?? (config.kernel.tree ? kbuildPathProblem(resolve(config.kernel.tree), 'the kernel tree') : null);

@@ -15,9 +15,10 @@ export function treeProblem(path: string): string | null {
   return missing ? `${tree} is not a Linux source tree (no ${missing})` : null;
 }
 
-export function checkConfigPaths(c: Config): ConfigProblem[] {
+/** The kernel part: ensureKernel checks it too, so every entry point (the CLI, boot(),
+ * createKernelTest) refuses a missing tree, image, fragment or patch series before building. */
+export function kernelPathProblems(k: Config['kernel']): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  const k = c.kernel;
   if (k.tree) {
     const p = treeProblem(k.tree);
     if (p) out.push({ path: 'kernel.tree', message: p });
@@ -33,6 +34,11 @@ export function checkConfigPaths(c: Config): ConfigProblem[] {
   if (k.patches && !existsSync(join(resolve(k.patches), 'series'))) {
     out.push({ path: 'kernel.patches', message: `${resolve(k.patches)} has no series file; expected a quilt-style patch directory (series naming one patch per line)` });
   }
+  return out;
+}
+
+export function checkConfigPaths(c: Config): ConfigProblem[] {
+  const out = kernelPathProblems(c.kernel);
   c.modules.forEach((m, i) => {
     if (!existsSync(resolve(m.path))) out.push({ path: `modules.${i}.path`, message: `${resolve(m.path)} does not exist; expected a kbuild directory or a .ko` });
   });

@@ -1,7 +1,7 @@
 // Users' out-of-tree kernel modules: built against the kernel kfault built, or taken as .ko
 // files and checked against it, before the guest loads them.
 import { createHash } from 'node:crypto';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, cpSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { cacheDir } from '../paths.js';
 import { withBuildLock } from './build-lock.js';
@@ -34,6 +34,29 @@ export function kernelRelease(buildDir: string): string {
   const f = join(buildDir, 'include/config/kernel.release');
   if (!existsSync(f)) throw new ModuleError(`${buildDir} has no include/config/kernel.release: not a built kernel`);
   return readFileSync(f, 'utf8').trim();
+}
+
+/** The release a bzImage was built as: the first word of the version string its setup header
+ * points at (kernel_version at 0x20e, an offset from 0x200); null for anything else. */
+export function bzImageRelease(image: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(image, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const head = Buffer.alloc(0x210);
+    if (readSync(fd, head, 0, head.length, 0) < head.length || head.toString('latin1', 0x202, 0x206) !== 'HdrS') return null;
+    const at = head.readUInt16LE(0x20e);
+    if (!at) return null;
+    const text = Buffer.alloc(256);
+    const n = readSync(fd, text, 0, text.length, at + 0x200);
+    const release = text.toString('latin1', 0, n).split(/[\0 ]/)[0]!;
+    return /^\d+\.\d+\S*$/.test(release) ? release : null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Pure: does a module's vermagic fit this kernel release? (the release is its first word) */
@@ -86,8 +109,10 @@ export async function modulesFor(kernel: Kernel, specs: ModuleSpec[]): Promise<A
     if (!existsSync(path)) throw new ModuleError(`modules: ${path} does not exist`);
     if (statSync(path).isFile()) {
       if (!path.endsWith('.ko')) throw new ModuleError(`modules: ${path} is neither a .ko file nor a directory with a Kbuild file`);
-      if (kernel.buildDir) {
-        const wrong = checkVermagic(path, vermagicOf(path), kernelRelease(kernel.buildDir));
+      // a built kernel's release from its build dir; a prebuilt bzImage's from its header
+      const release = kernel.buildDir ? kernelRelease(kernel.buildDir) : bzImageRelease(kernel.image);
+      if (release !== null) {
+        const wrong = checkVermagic(path, vermagicOf(path), release);
         if (wrong) throw new ModuleError(`modules: ${wrong}`);
       }
       out.push({ path, params: spec.params });

@@ -9,11 +9,12 @@ export interface Patch {
   text: string;
 }
 
-/** Reads dir/series; '#' starts a comment. A missing dir or series file means no patches. */
+/** Reads dir/series; '#' starts a comment. No dir means no patches; a dir without a series
+ * file is an error (a typo must not build the stock kernel). */
 export function readSeries(dir: string | undefined): Patch[] {
   if (!dir) return [];
   const series = join(dir, 'series');
-  if (!existsSync(series)) return [];
+  if (!existsSync(series)) throw new Error(`${resolve(dir)} has no series file; expected a quilt-style patch directory (series naming one patch per line)`);
   return readFileSync(series, 'utf8')
     .split('\n')
     .map((l) => l.replace(/#.*/, '').trim())

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SweepResult } from '../../src/protocol.js';
-import { counts } from '../../src/report.js';
+import { counts, problems } from '../../src/report.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 interface Side {
@@ -14,12 +14,16 @@ interface Side {
 }
 let stock: Side;
 let patched: Side;
+let compareStatus: number | null;
+let compareStderr: string;
 const fn = (site: string | null | undefined) => (site ?? '?').replace(/\+0x[0-9a-f]+$/, '');
 
 beforeAll(() => {
   const r = spawnSync(process.execPath, [bin, 'compare', '--json', 'pipe2', 'socket-inet', 'open'], { encoding: 'utf8', timeout: 900_000 });
-  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout, r.stderr).not.toBe('');
   [stock, patched] = JSON.parse(r.stdout) as Side[];
+  compareStatus = r.status;
+  compareStderr = r.stderr;
 }, 900_000);
 
 describe('the patched kernel: kmemleak never takes an injected fault', () => {
@@ -31,8 +35,15 @@ describe('the patched kernel: kmemleak never takes an injected fault', () => {
   });
 
   it('kmemleak was still on after the sweeps on both kernels, and checked for leaks', () => {
-    expect(Array.isArray(stock.leaks)).toBe(true);
-    expect(Array.isArray(patched.leaks)).toBe(true);
+    // leaks is null when kmemleak was off or disabled itself; checked, it found none on either
+    // kernel (the test module's leak shows the check finds one: positive-controls.test.ts)
+    expect(stock.leaks).toEqual([]);
+    expect(patched.leaks).toEqual([]);
+  });
+
+  it('neither kernel crashed, hung, leaked or warned: compare exits 0 (it exits 1 on any of them)', () => {
+    for (const r of [...stock.results, ...patched.results]) expect(problems(r), r.harness).toEqual([]);
+    expect(compareStatus, compareStderr).toBe(0);
   });
 
   it('no step logged an oops or a warning', () => {
@@ -74,8 +85,11 @@ describe('the patched kernel under global random injection', () => {
     try {
       const before = await guest.sweep('pipe2');
       const r = await guest.stress('pipe2', 60);
+      // the native loop runs until 60 s have passed, so >= 60 cannot fail: it must also have
+      // stopped then (no run hung under injection), having run pipe2 all along
       expect(r.seconds).toBeGreaterThanOrEqual(60);
-      expect(r.runs).toBeGreaterThan(0);
+      expect(r.seconds).toBeLessThan(62);
+      expect(r.runs / r.seconds).toBeGreaterThan(10);
       expect(r.failed).toBe(r.runs); // every pipe2 failed: injection really was global and total
       expect(r.kmemleakEnabledBefore).toBe(true);
       expect(r.kmemleakEnabledAfter).toBe(true);

@@ -7,9 +7,9 @@ import type { Step, SweepResult } from '../../src/protocol.js';
 
 const report = readFileSync(new URL('../fixtures/kmemleak/report-6.12.117-module-leak.txt', import.meta.url), 'utf8');
 const [leak] = parseKmemleakReport(report);
-const step = (nth: number, tid: number): Step => ({ nth, ret: -12, errno: 'ENOMEM', injected: true, tid, ns: 1, kmsg: '', fault: null });
+const step = (nth: number, tid: number): Step => ({ nth, ret: -12, errno: 'ENOMEM', injected: true, tid, signal: null, ns: 1, kmsg: '', fault: null, trace: '' });
 const sweep = (harness: string, tid: number): SweepResult => ({
-  harness, library: null, arg: null, syscall: 'ioctl', summary: '', maxSteps: 100, complete: true, ms: 1,
+  harness, library: null, arg: null, syscall: 'ioctl', summary: '', maxSteps: 100, mode: 'systematic', complete: true, ms: 1, refillFilter: '',
   steps: [step(1, tid), step(2, tid), step(3, tid)], leaks: [], crashes: [],
   kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: true, note: '' },
 });

@@ -36,6 +36,7 @@ describe('bad configs: the exact text, exit 2, nothing boots', () => {
     ['a string for a boolean', { faults: { failslab: { taskFilter: 'Y' } } }, ['faults.failslab.taskFilter: Invalid input: expected boolean; got "Y"']],
     ['an unknown mode', { sweep: { mode: 'fuzz' } }, ['sweep.mode: Invalid option: expected one of "systematic"|"random"|"global"; got "fuzz"']],
     ['probability with fail-nth', { faults: { failslab: { probability: 10 } } }, ['faults.failslab.probability: fail-nth ignores probability; it applies with sweep.mode random or global']],
+    ['fail_usercopy in global mode', { sweep: { mode: 'global' }, faults: { fail_usercopy: {} } }, ['faults.fail_usercopy: global mode cannot drive fail_usercopy: the write that turns injection off again is itself a copy from user space, which it would fail in every task, so faults could stay armed; use sweep.mode random (the harness thread only) or systematic']],
     ['retval without inject', { faults: { fail_function: { retval: -12 } } }, ['faults.fail_function.retval: give the functions to fail in faults.fail_function.inject']],
     ['a kernel tree that is not one', { kernel: { tree: '/usr' } }, ['kernel.tree: /usr is not a Linux source tree (no Makefile)']],
     ['a kernel tree that does not exist', { kernel: { tree: '/nonexistent/linux' } }, ['kernel.tree: /nonexistent/linux does not exist; expected a Linux source tree']],

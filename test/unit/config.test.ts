@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaults, parseConfig } from '../../src/config.js';
+import { ConfigError, defaults, globalModeProblems, parseConfig } from '../../src/config.js';
 
 function printed(input: unknown): string {
   try {
@@ -103,5 +103,25 @@ describe('config', () => {
     expect(printed({ machine: { cmdline: ['a b'] } })).toBe(
       'invalid kfault configuration:\n  machine.cmdline.0: expected one kernel parameter without spaces; got "a b"',
     );
+  });
+});
+
+describe('global mode and fail_usercopy', () => {
+  const why = 'global mode cannot drive fail_usercopy: the write that turns injection off again is itself a copy from user space, which it would fail in every task, so faults could stay armed; use sweep.mode random (the harness thread only) or systematic';
+
+  it('refuses fail_usercopy in global mode, with the reason', () => {
+    expect(printed({ sweep: { mode: 'global' }, faults: { fail_usercopy: {} } })).toBe(`invalid kfault configuration:\n  faults.fail_usercopy: ${why}`);
+    expect(printed({ sweep: { mode: 'global' }, faults: { fail_usercopy: { probability: 5 } } })).toBe(`invalid kfault configuration:\n  faults.fail_usercopy: ${why}`);
+  });
+
+  it('the agent refuses it too, for stress requests that bypass the config (Guest.stress)', () => {
+    expect(globalModeProblems({ fail_usercopy: {} })).toEqual([{ path: 'faults.fail_usercopy', message: why }]);
+    expect(globalModeProblems({ failslab: { probability: 100 }, fail_futex: {} })).toEqual([]);
+  });
+
+  it('takes fail_usercopy in random and systematic mode, and the other injectors in global mode', () => {
+    expect(parseConfig({ sweep: { mode: 'random' }, faults: { fail_usercopy: { probability: 5 } } }).faults.fail_usercopy).toEqual({ probability: 5 });
+    expect(parseConfig({ faults: { fail_usercopy: {} } }).faults.fail_usercopy).toEqual({});
+    expect(parseConfig({ sweep: { mode: 'global' }, faults: { failslab: { probability: 100 }, fail_futex: {} } }).sweep.mode).toBe('global');
   });
 });

@@ -7,7 +7,7 @@ import type { Step, SweepResult } from '../../src/protocol.js';
 
 const traced = readFileSync(new URL('../fixtures/kmsg/pipe2-nth3-failslab.txt', import.meta.url), 'utf8');
 const step = (nth: number, ret: number, errno: string | null, injected: boolean, kmsg = ''): Step => ({
-  nth, ret, errno, injected, tid: 60, ns: 1, kmsg, fault: injected ? (parseFaultSites(kmsg)[0] ?? null) : null,
+  nth, ret, errno, injected, tid: 60, signal: null, ns: 1, kmsg, fault: injected ? (parseFaultSites(kmsg)[0] ?? null) : null, trace: '',
 });
 
 const filterOff = { kmemleakOn: true, kernelKeepsOut: false, applied: false, note: 'off: turned off (kmemleakFilter: false)' };
@@ -16,9 +16,11 @@ const result: SweepResult = {
   syscall: 'pipe2',
   summary: 'pipe2(O_CLOEXEC)',
   maxSteps: 1000,
+  mode: 'systematic',
   complete: true,
   ms: 12.4,
   kmemleakFilter: filterOff,
+  refillFilter: '',
   library: null,
   arg: null,
   leaks: [],
