@@ -10,3 +10,4 @@ export { junit } from './reports/junit.js';
 export { ktap } from './reports/ktap.js';
 export { mergeResults } from './reports/merge.js';
 export { attributeLeaks, leakSummary } from './attribution.js';
+export { groupProblems, groupLines, ProblemGroup, reportTitle, normalizeTitle } from './reports/groups.js';
