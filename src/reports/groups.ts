@@ -141,6 +141,9 @@ export function compactNths(nths: number[]): string {
   return runs.join(', ');
 }
 
+/** Ascending nths; null (a setup or teardown) after every step. */
+export const byNth = (a: number | null, b: number | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a - b);
+
 interface Hit {
   signature: string;
   kind: Problem['kind'];
@@ -190,7 +193,7 @@ function hits(r: SweepResult): Hit[] {
   for (const { nth, leaks: ls } of leaks.values()) {
     out.push({ signature: leakSignature(ls[0]!), kind: 'leak', title: leakTitle(ls[0]!), harness: r.harness, nth, text: leakSummary(ls), site: siteOf(nth) });
   }
-  return out.sort((a, b) => (a.nth ?? Infinity) - (b.nth ?? Infinity));
+  return out.sort((a, b) => byNth(a.nth, b.nth));
 }
 
 /** The problems of one sweep, or of several (a batch), one group per signature, in the order

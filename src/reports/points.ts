@@ -2,7 +2,7 @@
 // that crashed, with its problems; plus problems of the harness's setup/teardown.
 import { problems, type Problem } from '../report.js';
 import type { Crash, Step, SweepResult } from '../protocol.js';
-import { groupProblems, groupWhere, leakSignature, sitesText, type ProblemGroup } from './groups.js';
+import { byNth, groupProblems, groupWhere, leakSignature, sitesText, type ProblemGroup } from './groups.js';
 
 export interface FailurePoint {
   nth: number;
@@ -70,15 +70,15 @@ export type ReportItem =
  * problem (group) of this harness once, at its first nth (setup/teardown ones last). */
 export function reportItems(r: SweepResult): ReportItem[] {
   const points = failurePoints(r);
-  const items: Array<{ at: number; item: ReportItem }> = points.filter((p) => !p.problems.length).map((p) => ({ at: p.nth, item: { type: 'point', point: p } }));
+  const items: Array<{ at: number | null; item: ReportItem }> = points.filter((p) => !p.problems.length).map((p) => ({ at: p.nth, item: { type: 'point', point: p } }));
   for (const group of groupProblems(r)) {
     const hit = group.occurrences.find((o) => o.nth === group.firstNth) ?? group.occurrences[0]!;
     const first = points.find((p) => p.nth === hit.nth) ?? null;
     const problem = group.kind === 'leak' ? { nth: hit.nth, kind: group.kind, text: hit.text } : problems(r).find((p) => p.nth === hit.nth && p.kind === group.kind && p.text === hit.text)!;
     const result = { ...r, leaks: r.leaks.filter((l) => leakSignature(l.leak) === group.signature) };
-    items.push({ at: hit.nth ?? Infinity, item: { type: 'group', group, first, problem, result } });
+    items.push({ at: hit.nth, item: { type: 'group', group, first, problem, result } });
   }
-  return items.sort((a, b) => a.at - b.at).map((x) => x.item);
+  return items.sort((a, b) => byNth(a.at, b.at)).map((x) => x.item);
 }
 
 /** A group's report text: where it was hit, its fault sites, then the first hit's kernel log. */

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConsoleCrash } from '../../src/kmsg/crash.js';
 import { kernelProblems } from '../../src/kmsg/problems.js';
+import { junit } from '../../src/reports/junit.js';
+import { ktap } from '../../src/reports/ktap.js';
 import { compactNths, groupLines, groupProblems, normalizeTitle, reportTitle } from '../../src/reports/groups.js';
 import { ResultsFile, readResultsFile } from '../../src/results-file.js';
 
@@ -90,6 +92,39 @@ describe('grouping several hits (made-up variations of the real leak)', () => {
       ['memory leak in kfault_test_alloc', 1, '6'],
     ]);
     expect(g[0]!.occurrences[0]!.text).toBe('2 objects, 512 bytes, allocated at kfault_test_alloc+0xe <- leaky');
+  });
+});
+
+describe('reports of several hits (made-up variations of the real leak, as above)', () => {
+  const real = of('harness.c(leak)');
+  const first = real.leaks[0]!;
+  const at6 = { nth: 6, leak: { ...first.leak, address: '0xffff888002ec8400', comm: 'kf#6' } };
+  const twice = { ...real, steps: [...real.steps.slice(0, 3), ...real.steps.slice(0, 3).map((s) => ({ ...s, nth: s.nth + 3 })), { ...real.steps[3]!, nth: 7 }], leaks: [first, at6] };
+  const file = { ...saved, results: [twice] };
+
+  it('JUnit: one failure for the leak at two steps; the other failure points pass', () => {
+    const xml = junit(file);
+    expect(xml.match(/<failure /g)).toHaveLength(1);
+    expect(xml.match(/<testcase /g)).toHaveLength(5);
+    expect(xml).toContain('<failure type="leak" message="leak at nth=3, 6 (count 2): 1 object, 256 bytes, allocated at kfault_test_alloc+0xe &lt;- leaky">');
+  });
+
+  it('KTAP: one not ok for it, at its first nth', () => {
+    expect(ktap(file).split('\n').filter((l) => /^ {4}(not )?ok /.test(l))).toEqual([
+      '    ok 1 nth=1 ENOMEM kfault_test_alloc+0xe <- leaky',
+      '    ok 2 nth=2 ENOMEM kfault_test_alloc+0xe <- leaky',
+      '    not ok 3 memory leak in kfault_test_alloc # leak at nth=3, 6 (count 2): 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky',
+      '    ok 4 nth=4 ENOMEM kfault_test_alloc+0xe <- leaky',
+      '    ok 5 nth=5 ENOMEM kfault_test_alloc+0xe <- leaky',
+    ]);
+  });
+
+  it("a leak of the harness's setup (nth null) is a group of its own kind, listed last", () => {
+    const setup = { ...twice, leaks: [...twice.leaks, { nth: null, leak: { ...first.leak, comm: 'kf-setup', frames: first.leak.frames.map((f) => f.replace(/^leaky\+\S+/, 'clean+0x10/0x70')) } }] };
+    const g = groupProblems(setup);
+    expect(g.map((x) => [x.count, x.firstNth, x.range])).toEqual([[2, 3, '3, 6'], [1, null, '']]);
+    expect(groupLines(g).slice(5, 8)).toEqual(['  memory leak in kfault_test_alloc', '    leak, count 1: harness.c(leak) setup/teardown', '    fault sites: none traced']);
+    expect(ktap({ ...saved, results: [setup] })).toContain('    not ok 6 memory leak in kfault_test_alloc # leak at setup/teardown (count 1): ');
   });
 });
 
