@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConsoleCrash } from '../../src/kmsg/crash.js';
 import { kernelProblems } from '../../src/kmsg/problems.js';
 import { junit } from '../../src/reports/junit.js';
+import { mergeResults } from '../../src/reports/merge.js';
 import { ktap } from '../../src/reports/ktap.js';
 import { compactNths, groupLines, groupProblems, normalizeTitle, reportTitle } from '../../src/reports/groups.js';
 import { ResultsFile, readResultsFile } from '../../src/results-file.js';
@@ -62,8 +63,8 @@ describe('groups of the positive controls (saved real results)', () => {
 
 // MADE UP, not real output: the saved real leak step copied to nth=6 of the same sweep (another
 // object address, as a second leaked object would have), then the whole sweep under a second
-// harness name, then a leak with another stack. Real output of one leak at two nths is in
-// test/integration/grouping.test.ts.
+// harness name, then a leak with another stack. Real output of one leak at two nths is below
+// (stock-6.12.117-leak2.json) and in test/integration/grouping.test.ts.
 describe('grouping several hits (made-up variations of the real leak)', () => {
   const real = of('harness.c(leak)');
   const first = real.leaks[0]!;
@@ -95,14 +96,41 @@ describe('grouping several hits (made-up variations of the real leak)', () => {
   });
 });
 
-describe('reports of several hits (made-up variations of the real leak, as above)', () => {
-  const real = of('harness.c(leak)');
-  const first = real.leaks[0]!;
-  const at6 = { nth: 6, leak: { ...first.leak, address: '0xffff888002ec8400', comm: 'kf#6' } };
-  const twice = { ...real, steps: [...real.steps.slice(0, 3), ...real.steps.slice(0, 3).map((s) => ({ ...s, nth: s.nth + 3 })), { ...real.steps[3]!, nth: 7 }], leaks: [first, at6] };
-  const file = { ...saved, results: [twice] };
+// Saved from a real run (stock 6.12.117, TCG, 2026-12-01): kfault sweep harness.c:leak2 --module
+// test/fixtures/kfault-test-module --json. leak2 makes the leaky ioctl twice per run, so the one
+// planted leak is hit at nth=3 and nth=6.
+describe('one leak at two nths (saved real results of harness.c:leak2)', () => {
+  const path = fixture('results/stock-6.12.117-leak2.json').pathname;
+  const file = readResultsFile(path);
+  const r = file.results[0]!;
 
-  it('JUnit: one failure for the leak at two steps; the other failure points pass', () => {
+  it('is one group: count 2, both nths, one fault site; the file has it as written', () => {
+    expect(r.leaks.map((l) => [l.nth, l.leak.comm])).toEqual([[3, 'kf#3'], [6, 'kf#6']]);
+    const g = groupProblems(file.results);
+    expect(g.map(({ occurrences: _, ...x }) => x)).toEqual([
+      {
+        signature: 'leak|kfault_test_alloc <- leaky <- kfault_test_ioctl <- vfs_ioctl <- __x64_sys_ioctl <- x64_sys_call <- do_syscall_64 <- entry_SYSCALL_64_after_hwframe',
+        kind: 'leak',
+        title: 'memory leak in kfault_test_alloc',
+        count: 2,
+        firstNth: 3,
+        nths: [3, 6],
+        range: '3, 6',
+        sites: ['kfault_test_alloc+0xe'],
+        harnesses: ['harness.c(leak2)'],
+      },
+    ]);
+    expect(JSON.parse(readFileSync(path, 'utf8')).groups).toEqual(g);
+    expect(groupLines(g)).toEqual([
+      'problems: 1 distinct, hit 2 times:',
+      '  memory leak in kfault_test_alloc',
+      '    leak, count 2: harness.c(leak2) nth=3, 6 (first nth=3)',
+      '    fault sites: kfault_test_alloc+0xe',
+      '    first: harness.c(leak2) nth=3: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky',
+    ]);
+  });
+
+  it('JUnit: one failure for it; the other failure points pass', () => {
     const xml = junit(file);
     expect(xml.match(/<failure /g)).toHaveLength(1);
     expect(xml.match(/<testcase /g)).toHaveLength(5);
@@ -119,12 +147,21 @@ describe('reports of several hits (made-up variations of the real leak, as above
     ]);
   });
 
-  it("a leak of the harness's setup (nth null) is a group of its own kind, listed last", () => {
-    const setup = { ...twice, leaks: [...twice.leaks, { nth: null, leak: { ...first.leak, comm: 'kf-setup', frames: first.leak.frames.map((f) => f.replace(/^leaky\+\S+/, 'clean+0x10/0x70')) } }] };
+  it('merged with the positive controls: the same bug from harness.c(leak) joins the group', () => {
+    const m = mergeResults([{ path: 'a.json', file: saved }, { path: 'b.json', file }]);
+    const leak = m.groups.find((g) => g.kind === 'leak')!;
+    expect(m.groups).toHaveLength(3);
+    expect(leak).toMatchObject({ count: 3, nths: [3, 6], harnesses: ['harness.c(leak)', 'harness.c(leak2)'] });
+    expect(groupLines(m.groups)[2]).toBe('    leak, count 3: harness.c(leak) nth=3; harness.c(leak2) nth=3, 6 (first nth=3)');
+  });
+
+  it("MADE UP: a leak of the harness's setup (nth null) is a group of its own, listed last", () => {
+    const first = r.leaks[0]!;
+    const setup = { ...r, leaks: [...r.leaks, { nth: null, leak: { ...first.leak, comm: 'kf-setup', frames: first.leak.frames.map((f) => f.replace(/^leaky\+\S+/, 'clean+0x10/0x70')) } }] };
     const g = groupProblems(setup);
     expect(g.map((x) => [x.count, x.firstNth, x.range])).toEqual([[2, 3, '3, 6'], [1, null, '']]);
-    expect(groupLines(g).slice(5, 8)).toEqual(['  memory leak in kfault_test_alloc', '    leak, count 1: harness.c(leak) setup/teardown', '    fault sites: none traced']);
-    expect(ktap({ ...saved, results: [setup] })).toContain('    not ok 6 memory leak in kfault_test_alloc # leak at setup/teardown (count 1): ');
+    expect(groupLines(g).slice(5, 8)).toEqual(['  memory leak in kfault_test_alloc', '    leak, count 1: harness.c(leak2) setup/teardown', '    fault sites: none traced']);
+    expect(ktap({ ...file, results: [setup] })).toContain('    not ok 6 memory leak in kfault_test_alloc # leak at setup/teardown (count 1): ');
   });
 });
 
