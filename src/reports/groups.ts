@@ -157,7 +157,8 @@ interface Hit {
 /** Every problem of a sweep with its signature and title (leaks one per allocation stack and step). */
 function hits(r: SweepResult): Hit[] {
   const out: Hit[] = [];
-  const siteOf = (nth: number | null) => r.steps.find((s) => s.nth === nth)?.fault?.callSite ?? null;
+  // a step that crashed the guest never reported: its fault is the one its crash record read
+  const siteOf = (nth: number | null) => r.steps.find((s) => s.nth === nth)?.fault?.callSite ?? r.crashes.find((c) => c.nth === nth)?.fault?.callSite ?? null;
   for (const p of problems(r)) {
     if (p.kind === 'leak') continue;
     let title: string;
