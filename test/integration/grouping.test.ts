@@ -2,6 +2,7 @@
 // points of one sweep (harness.c:leak2 runs the leaky ioctl twice, so its third allocation fails
 // at the module's nth=3 and nth=6, and each time the first one is not freed) is ONE grouped
 // problem: count 2, both nths, one allocation site. In the JSON, the CLI's text, JUnit and KTAP.
+// And an oops's group names the fault of the step that crashed the guest (read from the console).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,26 @@ describe('one planted leak at two nths: one grouped problem', () => {
     expect(notOk).toEqual([
       expect.stringMatching(new RegExp(`^ {4}not ok \\d+ memory leak in kfault_test_alloc # leak at nth=${a}, ${b} \\(count 2\\): `)),
       'not ok 1 harness.c(leak2)',
+    ]);
+  });
+});
+
+describe('an oops: its group names the fault of the step that took the guest down', () => {
+  let oops: ResultsFile;
+
+  beforeAll(() => {
+    const r = spawnSync(process.execPath, [bin, 'sweep', `${fixture}/harness.c:oops`, '--module', fixture, '--json', '--leaks', 'off'], { encoding: 'utf8', timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(1);
+    oops = ResultsFile.parse(JSON.parse(r.stdout));
+  }, 600_000);
+
+  it('one group, titled by the report and its function, with the call site from the console', () => {
+    const r = oops.results[0]!;
+    expect(r.crashes).toHaveLength(1);
+    expect(own(r, r.crashes[0]!.nth)).toBe(2);
+    expect(r.crashes[0]!.fault).toMatchObject({ injector: 'failslab', callSite: expect.stringMatching(/^kfault_test_alloc\+0x[0-9a-f]+$/), caller: 'oopsy' });
+    expect(oops.groups.map(({ occurrences: _, signature: __, ...g }) => g)).toEqual([
+      { kind: 'oops', title: 'BUG: kernel NULL pointer dereference in oopsy', count: 1, firstNth: r.crashes[0]!.nth, nths: [r.crashes[0]!.nth], range: String(r.crashes[0]!.nth), sites: [r.crashes[0]!.fault!.callSite], harnesses: ['harness.c(oops)'] },
     ]);
   });
 });
