@@ -2,7 +2,8 @@
 // npm run bench: kfault against the alternatives, side by side, as ratios measured in one run.
 // Writes bench/results.json and bench/results.md (the table the README shows).
 //
-//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build] [--rounds N]
+//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build,determinism] [--rounds N]
+//   (determinism: BENCH_DETERMINISM_ROUNDS fresh guests, default 20)
 //   node bench/run.mjs --readme   (only write bench/results.md from results.json and put it into README.md)
 //   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
 //        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
@@ -27,6 +28,7 @@ import { modulesFor } from '../dist/kernel/modules.js';
 import { compileHarness } from '../dist/harness/compile.js';
 import { attributeLeaks } from '../dist/attribution.js';
 import { cacheDir } from '../dist/paths.js';
+import { determinismSection } from './determinism.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const here = join(root, 'bench');
@@ -34,7 +36,7 @@ const bin = join(cacheDir(), 'bench');
 const resultsJson = join(here, 'results.json');
 const resultsMd = join(here, 'results.md');
 
-const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build'];
+const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build', 'determinism'];
 const flag = (name) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -650,6 +652,19 @@ function markdown(r) {
     if (k.onePatch) p(`| one-patch change, ccache warm (bench/one-patch) | ${ms(k.onePatch.wallMs)} | ${k.onePatch.ccache ? `ccache: ${k.onePatch.ccache.hits} hits, ${k.onePatch.ccache.misses} misses` : ''} |`);
     p();
   }
+  const d = r.sections.determinism;
+  if (d) {
+    p(`**Determinism** (distinct step sequences of each harness over ${d.rounds} fresh guests, each sweeping the catalogue and the test module's harness in another order; nth, verdict, errno and call site of every step; goal 1; ${when(d)}; \`npm run bench -- --only determinism\`)`);
+    p();
+    p('| harness | steps | distinct sequences | first step that differs | injected steps without a call site |');
+    p('|---|---|---|---|---|');
+    for (const [h, x] of Object.entries(d.harnesses)) {
+      const diff = x.differs.map((f) => `${f.runs} run(s): step ${f.step} \`${f.got}\` instead of \`${f.expected}\``).join('; ');
+      const unsited = x.sequence.filter((row) => / (failed|tolerated|absorbed) \S+ -$/.test(row)).length;
+      p(`| ${h} | ${x.steps} | **${x.distinct}** | ${diff || '–'} | ${unsited} |`);
+    }
+    p();
+  }
   const mem = r.sections.memory;
   if (mem) {
     const mib = (kib) => (kib === null || kib === undefined || !Number.isFinite(kib) ? '–' : `${Math.round(kib / 1024)} MiB`);
@@ -693,7 +708,7 @@ async function main() {
   const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
   const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
   const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
-  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs) };
+  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log) };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     const date = new Date().toISOString();

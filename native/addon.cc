@@ -279,8 +279,36 @@ Napi::Value Stress(const Napi::CallbackInfo &info)
 	return promise;
 }
 
+// lockTry(path: string, holder: string): number | null -- the fd holding it, null when held elsewhere
+Napi::Value LockTry(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+		Napi::TypeError::New(env, "lockTry(path: string, holder: string)").ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	kf_error e{};
+	int fd = kf_lock_try(info[0].As<Napi::String>().Utf8Value().c_str(),
+			     info[1].As<Napi::String>().Utf8Value().c_str(), &e);
+	if (fd == -1) {
+		ErrnoError(env, e).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	return fd == -2 ? env.Null() : Napi::Number::New(env, fd);
+}
+
+// lockRelease(fd: number)
+Napi::Value LockRelease(const Napi::CallbackInfo &info)
+{
+	if (info.Length() >= 1 && info[0].IsNumber())
+		kf_lock_release(info[0].As<Napi::Number>().Int32Value());
+	return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
+	exports.Set("lockTry", Napi::Function::New(env, LockTry));
+	exports.Set("lockRelease", Napi::Function::New(env, LockRelease));
 	exports.Set("harnesses", Napi::Function::New(env, Harnesses));
 	exports.Set("inGuest", Napi::Function::New(env, InGuest));
 	exports.Set("sweep", Napi::Function::New(env, Sweep));

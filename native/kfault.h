@@ -129,6 +129,11 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 	      const char *const *probability_paths, const int *probability, int npaths,
 	      struct kf_stress_result *out, struct kf_error *e);
 
+/* Takes an exclusive flock on path (created if needed) without waiting, writing holder into
+ * it. Returns the fd that holds it, -2 when another open file holds it, or -1 with *e filled. */
+int kf_lock_try(const char *path, const char *holder, struct kf_error *e);
+void kf_lock_release(int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -130,6 +130,23 @@ static int skipped(const struct kf_sweep_opts *o, int nth)
 }
 
 #define MAKE_IT_FAIL "/proc/thread-self/make-it-fail"
+#define TRACE_MARKER "/sys/kernel/tracing/instances/kfault/trace_marker"
+
+/* Marks the start of step nth in the trace buffer: the agent's tracepoints (a failed allocation
+ * with its stack, for faults that log no trace of their own) are tied to the step after the
+ * last marker. Written before the step is armed, so the write itself is never a fault point. */
+static void mark_step(int marker, int nth)
+{
+	char buf[32];
+	int len;
+
+	if (marker < 0)
+		return;
+	len = snprintf(buf, sizeof(buf), "kfault-step %d\n", nth);
+	if (write(marker, buf, len) < 0) {
+		/* tracing is off or markers are disabled: the agent then reads no trace */
+	}
+}
 
 /* Random mode: this thread (only) takes faults while the harness runs, as the injectors'
  * task-filter allows. fd stays open: a write to it allocates nothing. */
@@ -219,7 +236,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 {
 	struct kmsg_buf log = { 0 };
 	struct kf_ctx ctx;
-	int fd, kmsg, mif = -1, ret = -1, tid = (int)gettid();
+	int fd, kmsg, marker, mif = -1, ret = -1, tid = (int)gettid();
 
 	*complete = 0;
 	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
@@ -228,6 +245,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		return -1;
 	}
 	kmsg = take_kmsg();
+	marker = open(TRACE_MARKER, O_WRONLY | O_CLOEXEC);
 	pin_to_this_cpu();
 	prctl(PR_SET_NAME, "kf-setup");
 	reset_ctx(&ctx, h, dir);
@@ -272,6 +290,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		log.len = 0;
 		if (log.buf)
 			log.buf[0] = '\0'; /* random mode searches it: nothing of an earlier step */
+		mark_step(marker, nth);
 		if (!o->random && write_nth(fd, (unsigned int)nth) < 0) {
 			kf_set_error(e, errno, "write", FAIL_NTH);
 			ret = -1;
@@ -319,6 +338,8 @@ teardown:
 out:
 	write_nth(fd, 0);
 	close(fd);
+	if (marker >= 0)
+		close(marker);
 	give_back_kmsg(kmsg);
 	free(log.buf);
 	return ret;

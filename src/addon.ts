@@ -2,6 +2,7 @@
 import { errnoName } from './errno.js';
 import { parseFaultSites } from './kmsg/fault-trace.js';
 import { loadBinding, type NativeSteps } from './native.js';
+import { openStepTraces } from './guest/fault-trace-events.js';
 import type { Harness, Step } from './protocol.js';
 
 export function harnesses(): Harness[] {
@@ -40,7 +41,20 @@ export async function sweep(target: SweepTarget, dir: string, steps: NativeSteps
     throw Object.assign(new Error(`unknown harness '${target.harness}'; the catalogue has: ${known}`), { code: 'KFAULT_UNKNOWN_HARNESS' });
   }
   const native = target.library ? { library: target.library, arg: target.arg } : { harness: target.harness };
-  return binding.sweep(native, dir, steps, (s) => onStep({ ...s, errno: errnoName(s.ret), fault: s.injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null }));
+  // every step's trace is taken (and dropped when the kernel log had the fault's own trace)
+  const traces = openStepTraces();
+  try {
+    return await binding.sweep(native, dir, steps, (s) => {
+      const traced = traces?.of(s.nth) ?? { text: '', site: null };
+      // random mode knows a fault struck from the kernel log, where a __GFP_NOWARN one is silent
+      const injected = s.injected || (steps.random === true && traced.site !== null);
+      const logged = injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null;
+      const fault = injected ? (logged ?? traced.site) : null;
+      onStep({ ...s, injected, errno: errnoName(s.ret), fault, trace: fault && !logged ? traced.text : '' });
+    });
+  } finally {
+    traces?.close();
+  }
 }
 
 /** Loads a kernel module in the guest (finit_module). */

@@ -1,7 +1,7 @@
 // What the host needs, how to check it, and the exact command that installs it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { kvmDeviceUsable } from './guest/accel.js';
+import { kvmDeviceUsable, kvmStatus, rememberedKvm } from './guest/accel.js';
 
 export interface Requirement {
   what: string;
@@ -51,8 +51,9 @@ export function doctor(kernelSource?: string): DoctorLine[] {
     const ok = r.present();
     return { ok: ok || !!r.optional, text: `${ok ? 'ok     ' : r.optional ? 'missing (optional)' : 'MISSING'} ${r.what}${ok ? '' : `: apt-get install ${r.pkg}`}` };
   });
-  const kvm = kvmDeviceUsable();
-  lines.push({ ok: true, text: kvm ? `note    KVM: ${kvm}; guests run under TCG (slower)` : 'ok      /dev/kvm is usable (a failed KVM start still falls back to TCG)' });
+  const qemu = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+  const remembered = qemu.status === 0 ? rememberedKvm(qemu.stdout.split('\n')[0]!.trim()) : null;
+  lines.push({ ok: true, text: kvmStatus(kvmDeviceUsable(), remembered) });
   const missing = missingPackages(requirements(kernelSource));
   if (missing.length) lines.push({ ok: false, text: `install all with: ${installCommand(missing)}` });
   return lines;

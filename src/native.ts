@@ -68,6 +68,11 @@ export interface NativeBinding {
   /** Every readable file under the entries of dir whose names start with prefix, as
    * "entry/sub/file" -> contents, read from C in one call (the agent's fault-state snapshot). */
   readTree(dir: string, prefix: string): Record<string, string>;
+  /** flock(LOCK_EX | LOCK_NB) on path (created if needed), holder written into it: the fd that
+   * holds the lock, or null when another open file holds it; throws like fs errors */
+  lockTry(path: string, holder: string): number | null;
+  /** closes the fd, which drops the lock */
+  lockRelease(fd: number): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -24,6 +24,8 @@ export const Step = z.object({
   kmsg: z.string(),
   /** where the injected fault struck, from its stack trace; null when none was logged */
   fault: FaultSite.nullable(),
+  /** a fault that logged no trace (__GFP_NOWARN): what the allocation tracepoints recorded */
+  trace: z.string().default(''),
 });
 export type Step = z.infer<typeof Step>;
 
@@ -58,7 +60,7 @@ export const KmemleakFilter = z.strictObject({
 export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 
 /** What the agent answers to a sweep request; the steps came as StepEvents before it. */
-export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter });
+export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter, refillFilter: z.string().default('') });
 export type SweepDone = z.infer<typeof SweepDone>;
 
 export const SweepResult = z.object({
@@ -79,6 +81,8 @@ export const SweepResult = z.object({
   crashes: z.array(Crash).default([]),
   ms: z.number().nonnegative(),
   kmemleakFilter: KmemleakFilter,
+  /** whether SLUB's slab refills were kept out of the counted points (refill-filter.ts) */
+  refillFilter: z.string().default(''),
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 
@@ -183,6 +187,8 @@ export const Ready = z.strictObject({
   node: z.string(),
   uptimeMs: z.number().nonnegative(),
   harnesses: z.array(Harness),
+  /** why faults in __GFP_NOWARN allocations get no call site in this guest; null: they do */
+  siteTraceWhy: z.string().nullable().default(null),
 });
 export type Ready = z.infer<typeof Ready>;
 

@@ -92,8 +92,9 @@ export function summaryLine(r: SweepResult): string {
 }
 
 function site(s: Step): string {
-  if (!s.fault) return s.injected ? '(no trace: a __GFP_NOWARN allocation)' : '';
-  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + (s.fault.inKmemleak ? ' [kmemleak]' : '');
+  if (!s.fault) return s.injected ? '(no call site: neither logged nor traced)' : '';
+  const tags = [s.fault.inKmemleak ? ' [kmemleak]' : '', s.fault.from === 'tracepoint' ? ' [nowarn]' : ''].join('');
+  return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + tags;
 }
 
 function outcome(p: Problem[]): string {
@@ -124,7 +125,7 @@ export function sweepTable(r: SweepResult): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => '  ' + row.map((cell, i) => (i === 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
   const outside = all.filter((p) => p.nth === null).map((p) => `  setup/teardown: ${p.kind}: ${p.text}`);
-  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, ...outside, `kmemleak filter: ${r.kmemleakFilter.note}`, summaryLine(r)].join('\n');
+  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, ...outside, `kmemleak filter: ${r.kmemleakFilter.note}`, ...(r.refillFilter ? [r.refillFilter] : []), summaryLine(r)].join('\n');
 }
 export function totalsLine(results: SweepResult[], ms: number): string {
   const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, tolerated: a.tolerated + c.tolerated, absorbed: a.absorbed + c.absorbed }));

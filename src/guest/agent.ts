@@ -9,6 +9,8 @@ import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
+import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
+import { planRefillFilter } from './refill-filter.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
@@ -30,6 +32,7 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'harnesses':
       return addon.harnesses();
     case 'kmemleak':
+      suspendFaultTracing(); // see fault-trace-events.ts: the events would hide leaks
       return kmemleakCommand(req.action);
     case 'command':
       return runCommand(req, WORK_DIR);
@@ -72,17 +75,22 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
     case 'sweep': {
       const user = knobSettings(req.faults, resolveRange);
       if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      ensureFaultTracing();
       const probe = probeGuest();
       for (const k of Object.keys(user.settings).filter((k) => /\/reject-start$/.test(k))) probe.userRejects.push(`${k}=${user.settings[k]} (config)`);
       const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probe, kallsymsAddress);
+      // fail_page_alloc's one reject range goes to slab refills, which also covers kmemleak's
+      // own pages (its metadata comes from slab caches); failslab's stays on kmemleak's text
+      const refills = planRefillFilter(probe.stackFilter, probe.userRejects, resolveRange);
+      if (refills.applied && plan.filter.applied) plan.filter.note = plan.filter.note.replace('for failslab and fail_page_alloc', 'for failslab (and its pages through slab refills, which fail_page_alloc rejects)');
       const target = { harness: req.harness, library: req.library, arg: req.arg };
       const steps = { first: req.first, last: req.maxSteps, skip: req.skip, random: req.random };
       const named = (inj: string) => req.faults[inj as keyof typeof req.faults] !== undefined;
       const base = req.random ? randomSettings(injectorsInPlay(req.faults)) : { ...FAIL_NTH_SETTINGS, ...optInSettings(named, hasAttr) };
-      const result = await withFaultSettings({ ...base, ...plan.settings, ...user.settings }, () =>
+      const result = await withFaultSettings({ ...base, ...plan.settings, ...refills.settings, ...user.settings }, () =>
         addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })),
       );
-      return { complete: result.complete, kmemleakFilter: plan.filter };
+      return { complete: result.complete, kmemleakFilter: plan.filter, refillFilter: refills.note };
     }
     case 'shutdown':
       return null;
@@ -148,7 +156,8 @@ async function main(): Promise<void> {
   const harnesses = addon.harnesses(); // the first call loads the addon
   bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
-  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses });
+  const tracing = ensureFaultTracing();
+  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why });
   bootMarks.readyMs = monotonicMs();
 
   const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
 import { ensureKernel, type Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
-import { kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
+import { failureWasKvms, kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
 import { ConsoleLog } from './console.js';
 import { Guest, type Machine } from './guest.js';
@@ -56,6 +56,8 @@ const hasSetpriv = (() => {
 })();
 
 export class BootError extends Error {
+  /** the failure was the accelerator's (see failureWasKvms), not the guest's */
+  kvmFault = false;
   constructor(message: string, readonly consoleLog: string) {
     super(message);
     this.name = 'BootError';
@@ -63,6 +65,16 @@ export class BootError extends Error {
 }
 
 let machines = 0;
+
+/** A unix socket's path holds 107 bytes at most (sun_path): the agent's socket goes under
+ * $TMPDIR, or /tmp when that is too long, or kfault says why it cannot. */
+const SOCKET_NAME_MAX = 'agent-kvm-99999.sock'.length;
+export function socketDir(base = tmpdir()): string {
+  for (const dir of [base, '/tmp']) {
+    if (join(dir, 'kfault-XXXXXX', SOCKET_NAME_MAX.toString().padEnd(SOCKET_NAME_MAX, 'x')).length <= 107) return mkdtempSync(join(dir, 'kfault-'));
+  }
+  throw new Error(`no directory for the agent's unix socket: ${base} and /tmp give paths longer than a unix socket takes (107 bytes); set TMPDIR to a shorter path`);
+}
 
 async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
   const socketPath = join(sockDir, `agent-${accel}-${++machines}.sock`);
@@ -99,16 +111,23 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   const timeout = (ms: number, what: string) =>
     new Promise<string>((res) => setTimeout(() => res(`${what} within ${ms} ms`), ms).unref());
 
+  const since = log.mark();
+  let bannerSeen = false;
+  const banner = log.waitFor(/Linux version/).then(() => {
+    bannerSeen = true;
+  });
   const fail = (reason: string): never => {
     child.kill('SIGKILL');
     channel.close();
-    throw new BootError(`${accel}: ${reason}`, log.lastLines());
+    const e = new BootError(`${accel}: ${reason}`, log.lastLines());
+    e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
+    throw e;
   };
 
   if (probeKvm) {
     // A working KVM guest prints its banner in well under a second.
     const first = await Promise.race([
-      log.waitFor(/Linux version/).then(() => 'ok'),
+      banner.then(() => 'ok'),
       exited,
       timeout(config.machine.kvmProbeMs, 'no kernel banner on the console'),
     ]);
@@ -137,7 +156,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
   const plan = planAccel(config.machine.accel, config.machine.accel === 'auto' ? (kvmDeviceUsable() ?? knownKvmFailure(version)) : null);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const log = new ConsoleLog(resolve(config.logDir, `console-${stamp}-${process.pid}.log`), o.onConsoleLine);
-  const sockDir = mkdtempSync(join(tmpdir(), 'kfault-'));
+  const sockDir = socketDir();
   const notes = [plan.note];
   try {
     for (const [i, accel] of plan.order.entries()) {
@@ -145,10 +164,12 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
       try {
         const machine = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
         if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
+        if (machine.ready.siteTraceWhy) notes.push(`faults in __GFP_NOWARN allocations get no call site: ${machine.ready.siteTraceWhy}`);
         for (const n of notes) o.onNote?.(n);
         return new Guest({ machine, restart: () => restart(config, o, accel, log, sockDir), accel, log, sockDir, config, notes, kernel: o.kernel });
       } catch (e) {
-        if (last || !(e instanceof BootError)) throw e;
+        // a guest that failed after its kernel started would fail under TCG the same way
+        if (last || !(e instanceof BootError) || !e.kvmFault) throw e;
         notes.push(`KVM failed (${e.message}); using TCG`);
         rememberKvm(version, false, e.message);
       }

@@ -201,6 +201,7 @@ export class Guest implements AsyncDisposable {
           crashes: crashes.sort((a, b) => a.nth - b.nth),
           ms: performance.now() - start,
           kmemleakFilter: done.kmemleakFilter,
+          refillFilter: done.refillFilter,
         };
       } catch (e) {
         if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;

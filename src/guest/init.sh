@@ -8,6 +8,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug
+[ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mkdir -p /run/kfault/work
 agent="${kfault_agent:-$(dirname "$(dirname "$(dirname "$0")")")/dist/guest/agent.js}"
 echo "kfault: init up, starting $agent"

@@ -14,6 +14,16 @@ export interface QemuOptions {
   cmdline: string[];
 }
 
+/** A kernel parameter's value: in double quotes when it holds blanks (the kernel's parser strips
+ * them); a double quote or a newline cannot be given at all. */
+export function cmdlineValue(what: string, value: string): string {
+  if (/["\n]/.test(value)) throw new Error(`${what} ${JSON.stringify(value)} holds a double quote or a newline, which a kernel command line cannot carry; move it to a path without them`);
+  return /\s/.test(value) ? `"${value}"` : value;
+}
+
+/** QEMU's option syntax: a comma in a value is written twice. */
+export const qemuOptValue = (value: string) => value.replaceAll(',', ',,');
+
 /** Kernel parameters: the host's / as a read-only 9p root, serial console, and the kfault marker. */
 export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string {
   return [
@@ -22,7 +32,7 @@ export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string 
     'rootfstype=9p',
     'rootflags=trans=virtio,version=9p2000.L,cache=loose',
     'ro',
-    `init=${o.init}`,
+    `init=${cmdlineValue('the init path', o.init)}`,
     'kfault.guest=1',
     'panic=-1',
     // An oops in a sweep step would leave a half-dead guest; as a panic it reboots (and QEMU,
@@ -49,7 +59,7 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-fsdev', 'local,id=root,path=/,security_model=none,readonly=on,multidevs=remap',
     '-device', 'virtio-9p-pci,fsdev=root,mount_tag=/dev/root',
     '-device', 'virtio-serial-pci',
-    '-chardev', `socket,id=agent,path=${o.agentSocket}`,
+    '-chardev', `socket,id=agent,path=${qemuOptValue(o.agentSocket)}`,
     '-device', 'virtserialport,chardev=agent,name=kfault.agent',
   ];
 }

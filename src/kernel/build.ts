@@ -170,10 +170,17 @@ function extractSource(pkg: string, version: string, patches: Patch[]): string {
   return dir;
 }
 
+/** kbuild cannot build in or from a path with blanks (make splits O= and its own paths). */
+export function kbuildPathProblem(path: string, what: string): string | null {
+  return /\s/.test(path) ? `${what} ${JSON.stringify(path)} holds a blank, and the kernel's build system cannot work in such a path; ${what === 'the kfault cache' ? 'set XDG_CACHE_HOME to a path without blanks' : 'move it to a path without blanks'}` : null;
+}
+
 /** The kernel the config asks for: from the cache when it is there, built otherwise. */
 export async function ensureKernel(config: Config): Promise<Kernel> {
   if (config.kernel.image) return prebuilt(config.kernel.image);
   const fragments = fragmentsOf(config);
+  const blank = kbuildPathProblem(cacheDir(), 'the kfault cache') ?? (config.kernel.tree ? kbuildPathProblem(resolve(config.kernel.tree), 'the kernel tree') : null);
+  if (blank && config.kernel.tree) throw new Error(blank);
 
   if (config.kernel.tree) {
     // A developer's tree changes under us: always run make (it rebuilds only what changed).
@@ -193,6 +200,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   const cached = () => existsSync(metaPath) && existsSync(join(entry, 'bzImage'));
   const fromCache = (): Kernel => ({ image: join(entry, 'bzImage'), origin: 'cache', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) });
   if (cached()) return fromCache();
+  if (blank) throw new Error(blank);
   return withBuildLock(out, `kernel build ${key}`, async () => {
     if (cached()) return fromCache(); // built by the process we waited for
     const start = Date.now();

@@ -43,12 +43,23 @@ export function checkVermagic(ko: string, vermagic: string | null, release: stri
   return built === release ? null : `${ko} was built for kernel ${built}, but the guest runs ${release}; rebuild it against this kernel (or give its source directory and kfault builds it)`;
 }
 
-function hashDir(dir: string): string {
+/** What a module build makes in its source dir: not part of what goes into it. */
+const BUILD_OUTPUT = /\.(o|ko|mod|mod\.c|mod\.o|cmd|order|symvers|a|d|tmp)$|^(modules\.order|Module\.symvers)$|^\./;
+
+/** Every file of the module's source, in every subdirectory (a header in include/, a Kbuild of
+ * a sub-object), by relative path and content: the cache key of its build. */
+export function hashDir(dir: string): string {
   const h = createHash('sha256');
-  for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    if (statSync(p).isFile() && /\.(c|h|S)$|^(Kbuild|Makefile)$/.test(f)) h.update(f).update(readFileSync(p));
-  }
+  const walk = (rel: string) => {
+    for (const f of readdirSync(join(dir, rel)).sort()) {
+      if (BUILD_OUTPUT.test(f)) continue;
+      const r = rel ? `${rel}/${f}` : f;
+      const st = statSync(join(dir, r));
+      if (st.isDirectory()) walk(r);
+      else if (st.isFile()) h.update(`${r}\0`).update(readFileSync(join(dir, r))).update('\0');
+    }
+  };
+  walk('');
   return h.digest('hex').slice(0, 12);
 }
 

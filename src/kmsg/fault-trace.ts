@@ -18,6 +18,9 @@ export const FaultSite = z.strictObject({
   frames: z.array(z.string()),
   /** the fault struck one of kmemleak's own allocations */
   inKmemleak: z.boolean(),
+  /** where the site came from: fault injection's own trace in the kernel log, or (for a
+   * __GFP_NOWARN allocation, which logs none) the allocation tracepoint that saw it fail */
+  from: z.enum(['kmsg', 'tracepoint']).default('kmsg'),
 });
 export type FaultSite = z.infer<typeof FaultSite>;
 
@@ -30,11 +33,15 @@ const MACHINERY = new RegExp(
       'slab_pre_alloc_hook', 'slab_alloc_node', '__slab_alloc', '___slab_alloc', '__slab_alloc_node', 'allocate_slab', 'new_slab', 'alloc_slab_page',
       'kmem_cache_alloc\\w*', '__kmem_cache_alloc\\w*', '__kmalloc\\w*', 'kmalloc\\w*', 'kzalloc\\w*', 'kcalloc\\w*', 'krealloc\\w*',
       '__kvmalloc\\w*', 'kvmalloc\\w*', 'kmemdup\\w*', 'kstrdup\\w*', 'kstrndup\\w*',
-      'slab_post_alloc_hook', 'prepare_alloc_pages', '__alloc_pages\\w*', 'alloc_pages\\w*', '__alloc_frozen_pages\\w*', 'alloc_frozen_pages\\w*', 'folio_alloc\\w*',
+      'slab_post_alloc_hook', '__kmalloc_large\\w*', '___kmalloc_large\\w*', 'kmalloc_large\\w*', '__do_kmalloc_node', 'kmalloc_node_track_caller\\w*',
+      'pcpu_alloc\\w*', '__alloc_percpu\\w*', 'alloc_percpu\\w*', 'pcpu_\\w+', 'prepare_alloc_pages', '__alloc_pages\\w*', 'alloc_pages\\w*', '__alloc_frozen_pages\\w*', 'alloc_frozen_pages\\w*', 'folio_alloc\\w*',
       '__folio_alloc\\w*', '__get_free_pages\\w*', 'get_zeroed_page\\w*', 'alloc_pages_mpol\\w*',
     ].join('|') +
     ')$',
 );
+
+/** The tracing machinery between a tracepoint and its stacktrace trigger. */
+const TRACING = /^(trace_\w+|__trace_\w+|__traceiter_\w+|trace_event_\w+|event_triggers_call\w*|stacktrace_trigger\w*|__ftrace_trace_stack|ftrace_\w+|perf_trace_\w+|trace_buffer_unlock_commit\w*)$/;
 
 /** kmemleak's functions that allocate its metadata (6.12), and its API prefix. */
 const KMEMLEAK = /^(kmemleak_\w+|__create_object|create_object\w*|__alloc_object|__link_object|mem_pool_alloc|add_scan_area)$/;
@@ -42,6 +49,18 @@ const KMEMLEAK = /^(kmemleak_\w+|__create_object|create_object\w*|__alloc_object
 /** An allocator's or kmemleak's own frame: never where an object was allocated. */
 export function isAllocatorFrame(name: string): boolean {
   return MACHINERY.test(name) || KMEMLEAK.test(name);
+}
+
+function site(injector: string, names: string[], frames: string[], from: FaultSite['from']): FaultSite {
+  const i = names.findIndex((n) => !MACHINERY.test(n) && !TRACING.test(n));
+  return {
+    injector,
+    callSite: i >= 0 ? frames[i]! : null,
+    caller: i >= 0 ? names[i + 1] ?? null : null,
+    frames: frames.filter((_, k) => !TRACING.test(names[k]!)),
+    inKmemleak: names.some((n) => KMEMLEAK.test(n)),
+    from,
+  };
 }
 
 const FRAME = /^\s*(\? )?([\w.$]+?)((?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*)\+(0x[0-9a-f]+)\/0x[0-9a-f]+/;
@@ -64,14 +83,45 @@ export function parseFaultSites(kmsg: string): FaultSite[] {
       names.push(m[2]!);
       frames.push(`${m[2]}${m[3]}+${m[4]}`);
     }
-    const site = names.findIndex((n) => !MACHINERY.test(n));
-    out.push({
-      injector,
-      callSite: site >= 0 ? frames[site]! : null,
-      caller: site >= 0 ? names[site + 1] ?? null : null,
-      frames,
-      inKmemleak: names.some((n) => KMEMLEAK.test(n)),
-    });
+    out.push(site(injector, names, frames, 'kmsg'));
+    i = j - 1;
+  }
+  return out;
+}
+
+/** Which injector fails an allocation that a tracepoint saw fail. */
+const EVENT_INJECTOR: Record<string, string> = {
+  kmem_cache_alloc: 'failslab',
+  kmalloc: 'failslab',
+  mm_page_alloc: 'fail_page_alloc',
+  percpu_alloc_percpu_fail: 'fail_page_alloc',
+};
+
+const TRACE_EVENT = /^\s*\S.*?\s\[\d+\]\s.*?\s\d+\.\d+: (\w+): /;
+const TRACE_FRAME = /^ => ([\w.$]+?)((?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*)\+(0x[0-9a-f]+)\/0x[0-9a-f]+/;
+
+/**
+ * Failed allocations in a tracing instance's text (trace_pipe), each event followed by the
+ * "<stack trace>" its trigger recorded, in order: the first is the injected fault, any later
+ * one a failure it caused (a kmalloc of a large size fails after its page allocation did).
+ */
+export function parseTraceSites(text: string): FaultSite[] {
+  const out: FaultSite[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const ev = TRACE_EVENT.exec(lines[i]!);
+    if (!ev || ev[1] === 'tracing_mark_write' || !(ev[1]! in EVENT_INJECTOR)) continue;
+    let j = i + 1;
+    if (!/<stack trace>/.test(lines[j] ?? '')) continue;
+    const names: string[] = [];
+    const frames: string[] = [];
+    for (j++; j < lines.length; j++) {
+      const m = TRACE_FRAME.exec(lines[j]!);
+      if (!m) break;
+      names.push(m[1]!);
+      frames.push(`${m[1]}${m[2]}+${m[3]}`);
+    }
+    out.push(site(EVENT_INJECTOR[ev[1]!]!, names, frames, 'tracepoint'));
     i = j - 1;
   }
   return out;

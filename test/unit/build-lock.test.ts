@@ -1,6 +1,7 @@
-// Two builds of one kernel never run make in the same directory at once.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Two builds of one kernel never run make in the same directory at once: a flock(2) on
+// <dir>.lock, taken atomically and dropped by the kernel when its holder dies.
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,24 @@ import { withBuildLock } from '../../src/kernel/build-lock.js';
 const dir = mkdtempSync(join(tmpdir(), 'kfault-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const lockModule = new URL('../../dist/kernel/build-lock.js', import.meta.url).href;
+
+/** Another process: takes the lock on target, writes "in"/"out" lines to log, holding it ms. */
+function holder(target: string, log: string, ms: number, note = '') {
+  const code = `import { withBuildLock } from '${lockModule}';
+import { appendFileSync, writeFileSync } from 'node:fs';
+await withBuildLock(${JSON.stringify(target)}, 'test build', async () => {
+  appendFileSync(${JSON.stringify(log)}, 'in ' + process.pid + '\\n');
+  ${note ? `writeFileSync(${JSON.stringify(target + '.lock')}, ${JSON.stringify(note)});` : ''}
+  await new Promise((r) => setTimeout(r, ${ms}));
+  appendFileSync(${JSON.stringify(log)}, 'out ' + process.pid + '\\n');
+}, 20);`;
+  return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+const exited = (c: ReturnType<typeof spawn>) => new Promise<void>((r) => c.once('exit', () => r()));
+const waitFor = async (f: string, text: string) => {
+  for (let i = 0; i < 500 && !(existsSync(f) && readFileSync(f, 'utf8').includes(text)); i++) await tick(10);
+};
 
 describe('build lock', () => {
   it('a second build of the same directory waits for the first', async () => {
@@ -21,17 +40,42 @@ describe('build lock', () => {
       }, 10);
     await Promise.all([build('a'), build('b')]);
     expect(events).toEqual(['a start', 'a end', 'b start', 'b end']);
-    expect(existsSync(join(dir, 'same.lock'))).toBe(false);
   });
 
-  it('a lock left by a process that died is taken over', async () => {
-    const dead = spawnSync('true').pid!; // exited: its pid is not running now
-    writeFileSync(join(dir, 'stale.lock'), `${dead}\n`);
+  it('four processes at once: never two inside (no waiter removes a lock another just took)', async () => {
+    const log = join(dir, 'four.log');
+    const kids = [0, 1, 2, 3].map(() => holder(join(dir, 'four'), log, 100));
+    await Promise.all(kids.map(exited));
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(8);
+    for (let i = 0; i < 8; i += 2) expect([lines[i]!.split(' ')[0], lines[i + 1]!.split(' ')[0], lines[i]!.split(' ')[1]]).toEqual(['in', 'out', lines[i + 1]!.split(' ')[1]]);
+  }, 30_000);
+
+  it('a lock whose holder was killed (SIGKILL) is free at once; a stale note in the file does not matter', async () => {
+    const log = join(dir, 'killed.log');
+    const kid = holder(join(dir, 'killed'), log, 60_000);
+    await waitFor(log, 'in ');
+    kid.kill('SIGKILL');
+    await exited(kid);
+    const t0 = Date.now();
+    expect(await withBuildLock(join(dir, 'killed'), 'test build', async () => 'built', 10)).toBe('built');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(dir, 'stale.lock'), `pid ${dead} on nowhere\n`);
     expect(await withBuildLock(join(dir, 'stale'), 'test build', async () => 'built', 10)).toBe('built');
-  });
+  }, 30_000);
+
+  it('a live holder whose note names our own pid (another PID namespace) is waited for', async () => {
+    const log = join(dir, 'samepid.log');
+    const kid = holder(join(dir, 'samepid'), log, 400, `${process.pid}\n`);
+    await waitFor(log, 'in ');
+    await withBuildLock(join(dir, 'samepid'), 'test build', async () => appendFileSync(log, 'us\n'), 10);
+    await exited(kid);
+    expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[0])).toEqual(['in', 'out', 'us']);
+  }, 30_000);
 
   it('the lock is released when the build fails', async () => {
     await expect(withBuildLock(join(dir, 'fails'), 'test build', () => Promise.reject(new Error('make failed')), 10)).rejects.toThrow('make failed');
-    expect(existsSync(join(dir, 'fails.lock'))).toBe(false);
+    expect(await withBuildLock(join(dir, 'fails'), 'test build', async () => 'again', 10)).toBe('again');
   });
 });

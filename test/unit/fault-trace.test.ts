@@ -1,7 +1,7 @@
 // The parser on kernel logs saved from real sweeps on 6.12.117 (verbose=2, read from /dev/kmsg).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
+import { parseFaultSites, parseTraceSites } from '../../src/kmsg/fault-trace.js';
 
 const fixture = (f: string) => readFileSync(new URL(`../fixtures/kmsg/${f}`, import.meta.url), 'utf8');
 
@@ -41,6 +41,7 @@ describe('fault sites from kernel logs', () => {
         caller: '__create_object',
         frames: ['dump_stack_lvl+0x59', 'should_fail_ex+0x134', 'should_fail_alloc_page+0x1a', '__alloc_pages_noprof+0x90', 'mem_pool_alloc.isra.0+0x10', '__create_object+0x20', 'kmemleak_alloc+0x30'],
         inKmemleak: true,
+        from: 'kmsg',
       },
     ]);
   });
@@ -49,6 +50,30 @@ describe('fault sites from kernel logs', () => {
     expect(parseFaultSites('')).toEqual([]);
     expect(parseFaultSites('random: crng init done\n')).toEqual([]);
     const cut = fixture('pipe2-nth3-failslab.txt').split('\n').slice(0, 4).join('\n');
-    expect(parseFaultSites(cut)).toEqual([{ injector: 'failslab', callSite: null, caller: null, frames: [], inKmemleak: false }]);
+    expect(parseFaultSites(cut)).toEqual([{ injector: 'failslab', callSite: null, caller: null, frames: [], inKmemleak: false, from: 'kmsg' }]);
+  });
+});
+
+// Saved from real sweeps on 6.12.117 with kfault's tracing instance: what the allocation
+// tracepoints and their stacktrace triggers recorded during one step (Step.trace).
+const traced = (f: string) => readFileSync(new URL(`../fixtures/trace-6.12.117/${f}`, import.meta.url), 'utf8');
+
+describe('fault sites from the allocation tracepoints (faults that log no trace)', () => {
+  it('mount-tmpfs nth=1: a __GFP_NOWARN kmalloc in strndup_user', () => {
+    const [site, ...more] = parseTraceSites(traced('mount-tmpfs-nth1.txt'));
+    expect(more).toEqual([]);
+    expect(site).toMatchObject({ injector: 'failslab', callSite: 'memdup_user+0x2a', caller: 'strndup_user', inKmemleak: false, from: 'tracepoint' });
+    expect(site!.frames.some((f) => f.startsWith('trace_'))).toBe(false);
+  });
+
+  it('open nth=5: the maple tree node a tmpfs directory offset needed, which the call survived', () => {
+    const [site] = parseTraceSites(traced('open-nth5.txt'));
+    expect(site).toMatchObject({ injector: 'failslab', callSite: 'mas_alloc_nodes+0x92', caller: 'mas_node_count_gfp', from: 'tracepoint' });
+    expect(site!.frames).toContain('simple_offset_add+0x3c');
+    expect(site!.frames[0]).toBe('kmem_cache_alloc_noprof+0x33');
+  });
+
+  it('no failed allocation, no site', () => {
+    expect(parseTraceSites('')).toEqual([]);
   });
 });

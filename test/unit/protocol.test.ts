@@ -26,7 +26,7 @@ describe('protocol', () => {
 
   it('accepts a step event, and refuses one without the sweep thread id', () => {
     const step = { nth: 3, ret: -12, errno: 'ENOMEM', injected: true, tid: 62, signal: null, ns: 1000, kmsg: '', fault: null };
-    expect(parseLine(AgentMessage, JSON.stringify({ type: 'step', id: 4, step }), 'm')).toEqual({ type: 'step', id: 4, step });
+    expect(parseLine(AgentMessage, JSON.stringify({ type: 'step', id: 4, step }), 'm')).toEqual({ type: 'step', id: 4, step: { ...step, trace: '' } });
     const { tid: _, ...noTid } = step;
     expect(() => parseLine(StepEvent, JSON.stringify({ type: 'step', id: 4, step: noTid }), 'm')).toThrow('m: step.tid: Invalid input: expected number, received undefined');
   });

@@ -46,7 +46,7 @@ describe('report', () => {
         'pipe2 — pipe2(O_CLOEXEC) (pipe2)',
         '  nth  verdict    errno   call site                                  result',
         '    1  failed     ENFILE  alloc_pipe_info+0x66 <- create_pipe_files  ok',
-        '    2  absorbed   -       (no trace: a __GFP_NOWARN allocation)      ok',
+        '    2  absorbed   -       (no call site: neither logged nor traced)  ok',
         '    3  tolerated  -       alloc_pipe_info+0x66 <- create_pipe_files  ok',
         '    4  end        -',
         'kmemleak filter: off: turned off (kmemleakFilter: false)',
@@ -65,8 +65,8 @@ describe('report', () => {
   it('names the step in which kmemleak gave up', () => {
     const died = { ...result, steps: [step(1, -12, 'ENOMEM', true, 'kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE\nkmemleak: Kernel memory leak detector disabled\n')] };
     expect(problemLines(died)).toEqual([
-      'pipe2 nth=1  (no trace: a __GFP_NOWARN allocation)  ENOMEM  kmemleak: kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE',
-      'pipe2 nth=1  (no trace: a __GFP_NOWARN allocation)  ENOMEM  kmemleak: kmemleak: Kernel memory leak detector disabled',
+      'pipe2 nth=1  (no call site: neither logged nor traced)  ENOMEM  kmemleak: kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE',
+      'pipe2 nth=1  (no call site: neither logged nor traced)  ENOMEM  kmemleak: kmemleak: Kernel memory leak detector disabled',
     ]);
   });
 
