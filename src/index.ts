@@ -11,3 +11,4 @@ export { ktap } from './reports/ktap.js';
 export { mergeResults } from './reports/merge.js';
 export { attributeLeaks, leakSummary } from './attribution.js';
 export { configJsonSchema, SCHEMA_REF } from './schema.js';
+export { groupProblems, groupLines, ProblemGroup, reportTitle, normalizeTitle } from './reports/groups.js';

@@ -40,6 +40,8 @@ export const Crash = z.strictObject({
   /** the console lines of the report */
   log: z.array(z.string()),
   consoleLog: z.string(),
+  /** the fault injected in the step, from its stack dump on the console; null: none there */
+  fault: FaultSite.nullable().default(null),
 });
 export type Crash = z.infer<typeof Crash>;
 

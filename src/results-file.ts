@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Leak } from './kmsg/kmemleak-report.js';
 import { SweepResult } from './protocol.js';
+import { groupProblems, ProblemGroup } from './reports/groups.js';
 
 /** Bump when the shape changes in a way old readers would misread. */
 export const RESULTS_SCHEMA = 'kfault/results@1';
@@ -18,6 +19,9 @@ export const ResultsFile = z.strictObject({
     .nullable(),
   /** how many times the guest was booted again after a crash or hang */
   restarts: z.number().int().nonnegative(),
+  /** the problems of all results, one group per bug (src/reports/groups.ts); derived from
+   * results, so files written before it existed read as if they had it */
+  groups: z.array(ProblemGroup).default([]),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
 
@@ -32,5 +36,7 @@ export function readResultsFile(path: string): ResultsFile {
   if (!r.success) {
     throw new Error(`${path}: not a kfault results file:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
   }
+  // a file from before groups existed: they are derived from the results, so derive them
+  if (!(json as { groups?: unknown }).groups) return { ...r.data, groups: groupProblems(r.data.results) };
   return r.data;
 }

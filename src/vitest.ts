@@ -1,5 +1,5 @@
 // kfault/vitest: a vitest fixture that boots one kfault guest per test file, and matchers that
-// print the offending steps.
+// print the offending problems, one block per bug (src/reports/groups.ts).
 //
 //   import { kernelTest } from 'kfault/vitest';
 //   kernelTest('pipe2 error paths are clean', async ({ guest }) => {
@@ -18,7 +18,7 @@ import { ensureKernel } from './kernel/build.js';
 import { modulesFor } from './kernel/modules.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import type { SweepResult } from './protocol.js';
-import { problemLines, problems } from './report.js';
+import { groupBlocks, groupProblems } from './reports/groups.js';
 
 /** A sweep followed by its own kmemleak check, leaks tied to their steps. */
 export interface CheckedSweep extends SweepResult {
@@ -106,10 +106,9 @@ declare module 'vitest' {
   interface AsymmetricMatchersContaining extends Matchers {}
 }
 
-/** The report lines of the problems of these kinds (problemLines keeps problems' order). */
+/** The blocks of the distinct problems of these kinds: title, count, nths, fault sites. */
 function lines(r: CheckedSweep, kinds: string[]): string[] {
-  const all = problems(r);
-  return problemLines(r).filter((_, i) => kinds.includes(all[i]!.kind));
+  return groupBlocks(groupProblems(r).filter((g) => kinds.includes(g.kind)));
 }
 
 expect.extend({
@@ -120,14 +119,14 @@ expect.extend({
     const bad = lines(received, ['leak']);
     return {
       pass: bad.length === 0,
-      message: () => (bad.length ? `expected ${received.harness} to leak nothing, but:\n${bad.map((l) => `  ${l}`).join('\n')}` : `expected ${received.harness} to leak, but kmemleak found nothing`),
+      message: () => (bad.length ? `expected ${received.harness} to leak nothing, but:\n${bad.join('\n')}` : `expected ${received.harness} to leak, but kmemleak found nothing`),
     };
   },
   toHandleEveryFailure(received: CheckedSweep) {
     const bad = lines(received, ['oops', 'panic', 'warning', 'hang', 'signal']);
     return {
       pass: bad.length === 0,
-      message: () => (bad.length ? `expected every failure point of ${received.harness} to be handled, but:\n${bad.map((l) => `  ${l}`).join('\n')}` : `expected ${received.harness} to mishandle a failure point, but none did`),
+      message: () => (bad.length ? `expected every failure point of ${received.harness} to be handled, but:\n${bad.join('\n')}` : `expected ${received.harness} to mishandle a failure point, but none did`),
     };
   },
 });

@@ -22,7 +22,8 @@ import { junit } from '../reports/junit.js';
 import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
-import { colorize, problemLines, problems, randomTable, sweepTable, totalsLine } from '../report.js';
+import { colorize, problems, randomTable, sweepTable, totalsLine } from '../report.js';
+import { groupLines, groupProblems } from '../reports/groups.js';
 import { configFrom, parse, type Flags } from './args.js';
 import { InitError, writeStartingConfig } from './init.js';
 
@@ -152,7 +153,7 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
   } finally {
     await guest.close();
   }
-  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts };
+  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts, groups: groupProblems(results) };
 }
 
 /** What the kmemleak check found beyond the steps' own leaks. */
@@ -239,11 +240,10 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
   return batchFailed(r) ? 1 : 0;
 }
 
-/** Below the tables: every problem on one line, the kmemleak check, restarts, the totals. */
+/** Below the tables: one block per distinct problem, the kmemleak check, restarts, the totals. */
 function batchFooter(r: Batch, ms: number): string {
-  const lines = r.results.flatMap(problemLines);
   return [
-    ...(lines.length ? ['problems:', ...lines.map((l) => `  ${l}`)] : []),
+    ...groupLines(groupProblems(r.results)),
     kmemleakLine(r.kmemleak),
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
-import { parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
+import { faultBeforeCrash, parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
 import type { FaultsConfig } from '../fault-knobs.js';
 import {
   ResultOf,
@@ -232,7 +232,8 @@ export class Guest implements AsyncDisposable {
     const grace = setTimeout(() => this.machine.child.kill('SIGKILL'), 30_000);
     await this.exited;
     clearTimeout(grace);
-    const report = hung ? null : parseConsoleCrash(this.p.log.since(mark));
+    const lines = this.p.log.since(mark);
+    const report = hung ? null : parseConsoleCrash(lines);
     const nth = stepOfComm(report?.comm ?? null);
     if (report && nth === null && /^kf-(setup|teardown)$/.test(report.comm ?? '')) {
       await this.restartMachine();
@@ -247,8 +248,9 @@ export class Guest implements AsyncDisposable {
           ? report.headline + (nth === null && report.comm ? ` (in ${report.comm}, pid ${report.pid}; sweep thread ${tid ?? '?'})` : '')
           : 'the guest went down with no crash report on the console',
       at: report?.at ?? null,
-      log: report?.log ?? this.p.log.since(mark).slice(-20),
+      log: report?.log ?? lines.slice(-20),
       consoleLog: this.p.log.path,
+      fault: report?.comm ? faultBeforeCrash(lines, report.comm) : null,
     };
     await this.restartMachine();
     return crash;

@@ -5,6 +5,8 @@
 //   [    5.21] RIP: 0010:oopsy+0x2a/0x90 [kfault_test]
 //   ...
 //   [    5.22] Kernel panic - not syncing: Fatal exception
+import { parseFaultSites, type FaultSite } from './fault-trace.js';
+
 const STAMP = /^\[\s*\d+\.\d+\]\s?/;
 const START = /^(BUG: |Oops: |kernel BUG at |general protection fault|KASAN: |Kernel panic - |UBSAN: )/;
 
@@ -43,4 +45,37 @@ export function parseConsoleCrash(lines: string[]): ConsoleCrash | null {
 export function stepOfComm(comm: string | null): number | null {
   const m = /^kf#(\d+)$/.exec(comm ?? '');
   return m ? Number(m[1]) : null;
+}
+
+/** The injectors' own frames in a fault's stack dump, and the injector each names. */
+const INJECTOR_FRAME: Array<[RegExp, string]> = [
+  [/^should_failslab\b/, 'failslab'],
+  [/^should_fail_alloc_page\b/, 'fail_page_alloc'],
+  [/^should_fail_usercopy\b/, 'fail_usercopy'],
+  [/^should_fail_futex\b/, 'fail_futex'],
+];
+
+/**
+ * The fault injected in the step that crashed, from the console: the stack dump fault injection
+ * printed for it before the crash report. The console shows the dump (CPU/Comm line, Call Trace)
+ * but not the "FAULT_INJECTION: forcing a failure" line above it (below the console's loglevel),
+ * so the dump is the last one before the report of the step's own thread (comm "kf#<nth>") that
+ * runs through should_fail_ex. null when there is none (a __GFP_NOWARN fault logs no dump).
+ */
+export function faultBeforeCrash(lines: string[], comm: string): FaultSite | null {
+  const text = lines.map((l) => l.replace(STAMP, ''));
+  const start = text.findIndex((l) => START.test(l));
+  for (let i = (start < 0 ? text.length : start) - 1; i >= 0; i--) {
+    const who = /\bComm: (\S+)/.exec(text[i]!);
+    if (!who || who[1] !== comm) continue;
+    let end = i + 1;
+    while (end < text.length && end !== start && !/^\s*<\/TASK>/.test(text[end]!)) end++;
+    const block = text.slice(i, end + 1);
+    if (!block.some((l) => /^\s*should_fail_ex\+/.test(l))) continue;
+    const site = parseFaultSites(['FAULT_INJECTION: forcing a failure.', ...block].join('\n'))[0];
+    if (!site) continue;
+    const injector = INJECTOR_FRAME.find(([re]) => site.frames.some((f) => re.test(f)))?.[1] ?? 'unknown';
+    return { ...site, injector };
+  }
+  return null;
 }

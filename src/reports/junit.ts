@@ -1,7 +1,9 @@
-// JUnit XML: a testsuite per harness, a testcase per failure point; a leak, oops, warning or hang
-// is a <failure> with the kernel's own words. CI systems read it as they read any test report.
+// JUnit XML: a testsuite per harness, a testcase per failure point that went right, and one per
+// distinct problem of the harness (a leak, oops, warning or hang, grouped by signature: see
+// groups.ts), whose <failure> says where it was hit and has the kernel's own words. CI systems
+// read it as they read any test report.
 import type { ResultsFile } from '../results-file.js';
-import { excerpt, failurePoints, harnessProblems } from './points.js';
+import { groupExcerpt, reportItems } from './points.js';
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
@@ -23,9 +25,19 @@ export function junit(file: ResultsFile): string {
           : `    <testcase classname="kfault.${esc(r.harness)}" name="${esc(name)}" time="${seconds.toFixed(6)}"/>`,
       );
     };
-    for (const p of failurePoints(r)) add(p.name, p.seconds, p.problems.map((x) => ({ type: x.kind, message: x.text, body: excerpt(r, p, x) })));
-    const outside = harnessProblems(r);
-    if (outside.length) add('setup/teardown', 0, outside.map((x) => ({ type: x.kind, message: x.text, body: excerpt(r, null, x) })));
+    const names = new Map<string, number>();
+    for (const item of reportItems(r)) {
+      if (item.type === 'point') {
+        add(item.point.name, item.point.seconds, []);
+        continue;
+      }
+      const g = item.group;
+      // two groups of one title (one leak site, two stacks) are two testcases all the same
+      const n = (names.get(g.title) ?? 0) + 1;
+      names.set(g.title, n);
+      const message = `${g.kind} at ${g.nths.length ? `nth=${g.range}` : 'setup/teardown'} (count ${g.count}): ${item.problem.text}`;
+      add(n > 1 ? `${g.title} #${n}` : g.title, (item.first?.seconds ?? 0), [{ type: g.kind, message, body: groupExcerpt(item) }]);
+    }
     const n = cases.length;
     const failed = cases.filter((c) => c.includes('<failure')).length;
     suites.push(

@@ -1,27 +1,27 @@
 // KTAP, the kernel's own test output format (Documentation/dev-tools/ktap.rst): a subtest per
-// harness, a test per failure point; problems as "not ok" with the kernel's words as diagnostics.
+// harness, a test per failure point that went right and one per distinct problem (groups.ts),
+// "not ok" with where it was hit and the kernel's words as diagnostics.
 import type { ResultsFile } from '../results-file.js';
-import { excerpt, failurePoints, harnessProblems } from './points.js';
+import { groupExcerpt, reportItems } from './points.js';
 
 const oneLine = (s: string) => s.replace(/[\r\n#]+/g, ' ').trim();
 
 export function ktap(file: ResultsFile): string {
   const out = ['KTAP version 1', `# kfault: kernel ${file.kernel} (${file.accel})`, `1..${file.results.length + (file.kmemleak && !file.kmemleak.enabled ? 1 : 0)}`];
   file.results.forEach((r, i) => {
-    const points = failurePoints(r);
-    const outside = harnessProblems(r);
-    const total = points.length + (outside.length ? 1 : 0);
-    out.push('    KTAP version 1', `    # Subtest: ${oneLine(r.harness)}`, `    1..${total}`);
+    const items = reportItems(r);
+    out.push('    KTAP version 1', `    # Subtest: ${oneLine(r.harness)}`, `    1..${items.length}`);
     let bad = 0;
-    points.forEach((p, j) => {
-      if (p.problems.length) bad++;
-      out.push(`    ${p.problems.length ? 'not ok' : 'ok'} ${j + 1} ${oneLine(p.name)}${p.problems.length ? ` # ${p.problems.map((x) => `${x.kind}: ${oneLine(x.text)}`).join('; ')}` : ''}`);
-      for (const x of p.problems) for (const l of excerpt(r, p, x).split('\n')) out.push(`    # ${l}`);
-    });
-    if (outside.length) {
+    items.forEach((item, j) => {
+      if (item.type === 'point') {
+        out.push(`    ok ${j + 1} ${oneLine(item.point.name)}`);
+        return;
+      }
       bad++;
-      out.push(`    not ok ${total} setup/teardown # ${outside.map((x) => `${x.kind}: ${oneLine(x.text)}`).join('; ')}`);
-    }
+      const g = item.group;
+      out.push(`    not ok ${j + 1} ${oneLine(g.title)} # ${g.kind} at ${g.nths.length ? `nth=${g.range}` : 'setup/teardown'} (count ${g.count}): ${oneLine(item.problem.text)}`);
+      for (const l of groupExcerpt(item).split('\n')) out.push(`    # ${l}`);
+    });
     out.push(`${bad ? 'not ok' : 'ok'} ${i + 1} ${oneLine(r.harness)}`);
   });
   if (file.kmemleak && !file.kmemleak.enabled) out.push(`not ok ${file.results.length + 1} kmemleak # ${oneLine(file.kmemleak.why ?? '')}`);

@@ -1,5 +1,6 @@
 // `kfault report --merge`: the results of several shards (CI jobs) as one.
 import type { ResultsFile } from '../results-file.js';
+import { groupProblems } from './groups.js';
 
 export class MergeError extends Error {}
 
@@ -34,5 +35,6 @@ export function mergeResults(files: Array<{ path: string; file: ResultsFile }>):
     results: files.flatMap((f) => f.file.results),
     kmemleak,
     restarts: files.reduce((n, f) => n + f.file.restarts, 0),
+    groups: groupProblems(files.flatMap((f) => f.file.results)),
   };
 }

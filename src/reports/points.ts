@@ -2,6 +2,7 @@
 // that crashed, with its problems; plus problems of the harness's setup/teardown.
 import { problems, type Problem } from '../report.js';
 import type { Crash, Step, SweepResult } from '../protocol.js';
+import { byNth, groupProblems, groupWhere, leakSignature, sitesText, type ProblemGroup } from './groups.js';
 
 export interface FailurePoint {
   nth: number;
@@ -50,4 +51,43 @@ export function excerpt(r: SweepResult, p: FailurePoint | null, problem: Problem
   if (start < 0) return problem.text;
   const end = lines.findIndex((l, i) => i > start && /^---\[ end trace/.test(l));
   return lines.slice(start, end < 0 ? start + 40 : end + 1).join('\n');
+}
+
+/** What a report lists for a harness: a failure point that went right, or a bug. */
+export type ReportItem =
+  | { type: 'point'; point: FailurePoint }
+  | {
+      type: 'group';
+      group: ProblemGroup;
+      /** the group's first hit in this harness, and its problem, for the kernel's words */
+      first: FailurePoint | null;
+      problem: Problem;
+      /** the result with only this group's leaks, for excerpt() */
+      result: SweepResult;
+    };
+
+/** A harness's entries in a report: each failure point without a problem, and each distinct
+ * problem (group) of this harness once, at its first nth (setup/teardown ones last). */
+export function reportItems(r: SweepResult): ReportItem[] {
+  const points = failurePoints(r);
+  const items: Array<{ at: number | null; item: ReportItem }> = points.filter((p) => !p.problems.length).map((p) => ({ at: p.nth, item: { type: 'point', point: p } }));
+  for (const group of groupProblems(r)) {
+    const hit = group.occurrences.find((o) => o.nth === group.firstNth) ?? group.occurrences[0]!;
+    const first = points.find((p) => p.nth === hit.nth) ?? null;
+    const problem = group.kind === 'leak' ? { nth: hit.nth, kind: group.kind, text: hit.text } : problems(r).find((p) => p.nth === hit.nth && p.kind === group.kind && p.text === hit.text)!;
+    const result = { ...r, leaks: r.leaks.filter((l) => leakSignature(l.leak) === group.signature) };
+    items.push({ at: hit.nth, item: { type: 'group', group, first, problem, result } });
+  }
+  return items.sort((a, b) => byNth(a.at, b.at)).map((x) => x.item);
+}
+
+/** A group's report text: where it was hit, its fault sites, then the first hit's kernel log. */
+export function groupExcerpt(item: Extract<ReportItem, { type: 'group' }>): string {
+  const g = item.group;
+  return [
+    `${g.title}: ${g.kind}, count ${g.count}: ${groupWhere(g)}`,
+    `fault sites: ${sitesText(g)}`,
+    '',
+    excerpt(item.result, item.first, item.problem),
+  ].join('\n');
 }

@@ -107,7 +107,24 @@ describe('kfault report (offline, on results saved from a real stock 6.12.117 gu
       "kmemleak filter: on: the stack filter rejects kmemleak's text 0xffffffff810ff27b-0xffffffff81100e6b for failslab and fail_page_alloc",
       'pipe2: 6 failure points: 6 failed, 0 tolerated, 0 absorbed; ended at nth=7; 1300 ms',
     ]);
-    expect(r.stdout).toContain('\nproblems:\n  harness.c(leak) nth=3  kfault_test_alloc+0xe <- leaky  ENOMEM  leak: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky\n');
+    // one block per distinct problem below the tables, not one line per failure point
+    expect(r.stdout).toContain(
+      [
+        '\nproblems: 3 distinct, hit 3 times:',
+        '  memory leak in kfault_test_alloc',
+        '    leak, count 1: harness.c(leak) nth=3',
+        '    fault sites: kfault_test_alloc+0xe',
+        '    first: harness.c(leak) nth=3: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky',
+        '  BUG: kernel NULL pointer dereference in oopsy',
+        '    oops, count 1: harness.c(oops) nth=2',
+        '    fault sites: none known (the step took the guest down)',
+        '    first: harness.c(oops) nth=2: BUG: kernel NULL pointer dereference, address: 0000000000000000 at oopsy+0x2b/0x87 [kfault_test]',
+        '  WARNING in warny',
+        '    warning, count 1: harness.c(warn) nth=2',
+        '    fault sites: kfault_test_alloc+0xe',
+        '',
+      ].join('\n'),
+    );
     expect(r.stdout).toMatch(/^5 harnesses swept: 17 failure points: 17 failed, 0 tolerated, 0 absorbed; 3 problems; [\d.]+ s\nkernel 6\.12\.117 \(tcg\)\n$/m);
   });
 

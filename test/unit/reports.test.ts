@@ -28,7 +28,7 @@ print(json.dumps({"tests": int(root.get("tests")), "failures": int(root.get("fai
 describe('JUnit', () => {
   const doc = parseJunit(junit(saved));
 
-  it('a testsuite per harness, a testcase per failure point', () => {
+  it('a testsuite per harness, a testcase per failure point that went right and one per distinct problem', () => {
     expect(doc.suites.map((s) => [s.name, s.tests, s.failures])).toEqual([
       ['pipe2', 6, 0],
       ['harness.c(leak)', 3, 1],
@@ -38,28 +38,33 @@ describe('JUnit', () => {
     ]);
     expect(doc).toMatchObject({ tests: 18, failures: 3 });
     expect(doc.suites[0]!.cases[0]!.name).toBe('nth=1 ENFILE alloc_inode+0x35 <- new_inode_pseudo');
+    expect(doc.suites[1]!.cases.map((c) => c.name)).toEqual(['nth=1 ENOMEM kfault_test_alloc+0xe <- leaky', 'nth=2 ENOMEM kfault_test_alloc+0xe <- leaky', 'memory leak in kfault_test_alloc']);
+    expect(doc.suites[2]!.cases.map((c) => c.name)).toEqual(['nth=1 ENOMEM kfault_test_alloc+0xe <- oopsy', 'BUG: kernel NULL pointer dereference in oopsy', 'nth=3 ENOMEM kfault_test_alloc+0xe <- oopsy']);
   });
 
   it('leaks, oopses and warnings are failures carrying the kernel log excerpt', () => {
-    const leak = doc.suites[1]!.cases[2]!.failures[0]!;
-    expect(leak).toMatchObject({ type: 'leak', message: '1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky' });
-    expect(leak.text).toContain('comm "kf#3"');
-    expect(leak.text).toContain('leaky+0x11/0x6f [kfault_test]');
+    const leak = doc.suites[1]!.cases[2]!.failures;
+    expect(leak).toHaveLength(1);
+    expect(leak[0]).toMatchObject({ type: 'leak', message: 'leak at nth=3 (count 1): 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky' });
+    expect(leak[0]!.text).toMatch(/^memory leak in kfault_test_alloc: leak, count 1: harness\.c\(leak\) nth=3\nfault sites: kfault_test_alloc\+0xe\n\nunreferenced object /);
+    expect(leak[0]!.text).toContain('comm "kf#3"');
+    expect(leak[0]!.text).toContain('leaky+0x11/0x6f [kfault_test]');
     const oops = doc.suites[2]!.cases[1]!;
-    expect(oops.name).toBe('nth=2 crashed oopsy+0x2b/0x87 [kfault_test]');
-    expect(oops.failures[0]!.type).toBe('oops');
-    expect(oops.failures[0]!.text).toMatch(/^BUG: kernel NULL pointer dereference[\s\S]*Kernel panic - not syncing: Fatal exception$/);
-    const warn = doc.suites[3]!.cases[1]!.failures[0]!;
-    expect(warn.type).toBe('warning');
-    expect(warn.text).toMatch(/^WARNING: CPU: \d[\s\S]*---\[ end trace [0-9a-f]+ \]---$/);
+    expect(oops.failures.map((f) => [f.type, f.message])).toEqual([['oops', 'oops at nth=2 (count 1): BUG: kernel NULL pointer dereference, address: 0000000000000000 at oopsy+0x2b/0x87 [kfault_test]']]);
+    expect(oops.failures[0]!.text).toMatch(/\n\nBUG: kernel NULL pointer dereference[\s\S]*Kernel panic - not syncing: Fatal exception$/);
+    const warn = doc.suites[3]!.cases.find((c) => c.name === 'WARNING in warny')!.failures;
+    expect(warn.map((f) => f.type)).toEqual(['warning']);
+    expect(warn[0]!.text).toMatch(/\n\nWARNING: CPU: \d[\s\S]*---\[ end trace [0-9a-f]+ \]---$/);
   });
 });
 
 describe('KTAP', () => {
-  it('the kernel test format: a subtest per harness, not ok with the diagnostics', () => {
+  it('the kernel test format: a subtest per harness, one not ok per distinct problem with the diagnostics', () => {
     const lines = ktap(saved).split('\n');
     expect(lines.slice(0, 7)).toEqual(['KTAP version 1', '# kfault: kernel 6.12.117 (tcg)', '1..5', '    KTAP version 1', '    # Subtest: pipe2', '    1..6', '    ok 1 nth=1 ENFILE alloc_inode+0x35 <- new_inode_pseudo']);
-    expect(lines).toContain('    not ok 3 nth=3 ENOMEM kfault_test_alloc+0xe <- leaky # leak: 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky');
+    expect(lines).toContain('    not ok 3 memory leak in kfault_test_alloc # leak at nth=3 (count 1): 1 object, 256 bytes, allocated at kfault_test_alloc+0xe <- leaky');
+    expect(lines).toContain('    not ok 2 BUG: kernel NULL pointer dereference in oopsy # oops at nth=2 (count 1): BUG: kernel NULL pointer dereference, address: 0000000000000000 at oopsy+0x2b/0x87 [kfault_test]');
+    expect(lines.filter((l) => /^ {4}not ok /.test(l))).toHaveLength(3);
     expect(lines).toContain('ok 1 pipe2');
     expect(lines).toContain('not ok 2 harness.c(leak)');
     expect(lines).toContain('ok 5 harness.c(clean)');
