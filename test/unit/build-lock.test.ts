@@ -24,9 +24,14 @@ await withBuildLock(${JSON.stringify(target)}, 'test build', async () => {
 }, 20);`;
   return spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
-const exited = (c: ReturnType<typeof spawn>) => new Promise<void>((r) => c.once('exit', () => r()));
+// the child may be gone already (it exits right after releasing the lock): then 'exit' was emitted
+const exited = (c: ReturnType<typeof spawn>) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 const waitFor = async (f: string, text: string) => {
-  for (let i = 0; i < 500 && !(existsSync(f) && readFileSync(f, 'utf8').includes(text)); i++) await tick(10);
+  for (let i = 0; i < 3000; i++) {
+    if (existsSync(f) && readFileSync(f, 'utf8').includes(text)) return;
+    await tick(10);
+  }
+  throw new Error(`no '${text}' in ${f} after 30 s: the holder process did not take the lock`);
 };
 
 describe('build lock', () => {
@@ -49,7 +54,7 @@ describe('build lock', () => {
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(8);
     for (let i = 0; i < 8; i += 2) expect([lines[i]!.split(' ')[0], lines[i + 1]!.split(' ')[0], lines[i]!.split(' ')[1]]).toEqual(['in', 'out', lines[i + 1]!.split(' ')[1]]);
-  }, 30_000);
+  }, 60_000);
 
   it('a lock whose holder was killed (SIGKILL) is free at once; a stale note in the file does not matter', async () => {
     const log = join(dir, 'killed.log');
@@ -63,7 +68,7 @@ describe('build lock', () => {
     const dead = spawnSync('true').pid!;
     writeFileSync(join(dir, 'stale.lock'), `pid ${dead} on nowhere\n`);
     expect(await withBuildLock(join(dir, 'stale'), 'test build', async () => 'built', 10)).toBe('built');
-  }, 30_000);
+  }, 60_000);
 
   it('a live holder whose note names our own pid (another PID namespace) is waited for', async () => {
     const log = join(dir, 'samepid.log');
@@ -72,7 +77,7 @@ describe('build lock', () => {
     await withBuildLock(join(dir, 'samepid'), 'test build', async () => appendFileSync(log, 'us\n'), 10);
     await exited(kid);
     expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[0])).toEqual(['in', 'out', 'us']);
-  }, 30_000);
+  }, 60_000);
 
   it('the lock is released when the build fails', async () => {
     await expect(withBuildLock(join(dir, 'fails'), 'test build', () => Promise.reject(new Error('make failed')), 10)).rejects.toThrow('make failed');
