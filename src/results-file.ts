@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Leak } from './kmsg/kmemleak-report.js';
 import { SweepResult } from './protocol.js';
+import { ResultsProblem } from './repro/problems.js';
 
 /** Bump when the shape changes in a way old readers would misread. */
 export const RESULTS_SCHEMA = 'kfault/results@1';
@@ -18,6 +19,12 @@ export const ResultsFile = z.strictObject({
     .nullable(),
   /** how many times the guest was booted again after a crash or hang */
   restarts: z.number().int().nonnegative(),
+  /** the kfault that wrote it (package.json's version); older files: unknown */
+  kfault: z.string().default('unknown'),
+  /** kernel modules the guest loaded before the sweeps: the .ko files and their parameters */
+  modules: z.array(z.strictObject({ path: z.string(), params: z.string() })).default([]),
+  /** every problem of every sweep, with its reproducer (kfault repro); older files: [] */
+  problems: z.array(ResultsProblem).default([]),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
 

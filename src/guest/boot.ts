@@ -62,6 +62,15 @@ export class BootError extends Error {
   }
 }
 
+/** The kernel parameters kfault adds to qemu.ts's own (recorded in results for `kfault repro`).
+ * KASAN's stack depot allocates (with __GFP_NOWARN, so silently) from inside every tracked
+ * allocation: fail-nth would count those and spend steps in KASAN, as it does in kmemleak.
+ * Reports then carry no alloc/free stacks. Unknown to kernels without KASAN; the user's
+ * machine.cmdline comes after it and can turn it back on. */
+export function guestCmdline(config: Config): string[] {
+  return ['kasan.stacktrace=off', ...config.machine.cmdline];
+}
+
 let machines = 0;
 
 async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
@@ -75,11 +84,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     kernelImage: resolve(o.kernel.image),
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
-    // KASAN's stack depot allocates (with __GFP_NOWARN, so silently) from inside every tracked
-    // allocation: fail-nth would count those and spend steps in KASAN, as it does in kmemleak.
-    // Reports then carry no alloc/free stacks. Unknown to kernels without KASAN; the user's
-    // machine.cmdline comes after it and can turn it back on.
-    cmdline: ['kasan.stacktrace=off', ...config.machine.cmdline],
+    cmdline: guestCmdline(config),
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];
