@@ -242,8 +242,10 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
 /** Below the tables: every problem on one line, the kmemleak check, restarts, the totals. */
 function batchFooter(r: Batch, ms: number): string {
   const lines = r.results.flatMap(problemLines);
+  const repro = resultsProblems(r.results).flatMap((p) => (p.reproducer ? [p.reproducer.problem] : []));
   return [
     ...(lines.length ? ['problems:', ...lines.map((l) => `  ${l}`)] : []),
+    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each of problems ${repro.join(', ')}`] : []),
     kmemleakLine(r.kmemleak),
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),

@@ -861,9 +861,13 @@ int main(int argc, char **argv)
 			break;
 		if (r.nth == nth)
 			injected = r.left == 0;
-		kfr_say("nth=%d: %s; the run returned %s%s", r.nth,
+		if (r.ret < 0)
+			snprintf(line, sizeof(line), "-%d (%s)", -r.ret, strerror(-r.ret));
+		else
+			snprintf(line, sizeof(line), "0");
+		kfr_say("nth=%d: %s; the run returned %s", r.nth,
 			r.left == 0 ? "the fault was injected" : r.left == -2 ? "the countdown ran out in the read-back (the run ended before it)" : "nothing was injected (the harness has fewer failure points)",
-			r.ret < 0 ? "-" : "0", r.ret < 0 ? strerror(-r.ret) : "");
+			line);
 	}
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
