@@ -156,8 +156,8 @@ export function moduleLoader(cc = process.env.CC || 'cc'): string {
 /**
  * An init script for a bare guest: mounts proc, sysfs, devtmpfs and a tmpfs on /run and /tmp,
  * loads the modules (insmod when the host has it, else kfault's finit_module loader), runs each
- * command in turn, writes "kfault-bare: exit <status> of <n>" for each to the kernel log, and
- * reboots (QEMU exits). Written to path, executable.
+ * command in turn, waits until the console has printed its output, writes "kfault-bare: exit
+ * <status> of <n>" for each to the kernel log, and reboots (QEMU exits). Written to path, executable.
  */
 export function writeBareInit(path: string, o: { modules?: string[]; commands: string[][] }): string {
   const loader = o.modules?.length ? moduleLoader() : '';
@@ -171,8 +171,12 @@ export function writeBareInit(path: string, o: { modules?: string[]; commands: s
     'mount -t tmpfs -o mode=0755 tmpfs /run',
     'mount -t tmpfs tmpfs /tmp',
     'cd /run',
+    // tcsetattr(TCSADRAIN) waits until the console tty has written out what the commands printed:
+    // a line still in the serial driver's buffer when sysrq restarts the machine is lost
+    'drain() { s=$(stty -g < /dev/console 2>/dev/null) && stty "$s" < /dev/console 2>/dev/null; }',
     ...(o.modules ?? []).map((m) => `if command -v insmod >/dev/null; then insmod ${q([m])}; else ${q([loader, m])}; fi || echo "<3>kfault-bare: loading ${m} failed" > /dev/kmsg`),
-    ...o.commands.flatMap((c, i) => [`echo "kfault-bare: running ${i + 1}: ${c.join(' ').replace(/["$`\\]/g, '')}"`, `${q(c)}`, `echo "<3>kfault-bare: exit $? of ${i + 1}" > /dev/kmsg`]),
+    ...o.commands.flatMap((c, i) => [`echo "kfault-bare: running ${i + 1}: ${c.join(' ').replace(/["$`\\]/g, '')}"`, `${q(c)}`, 'status=$?', 'drain', `echo "<3>kfault-bare: exit $status of ${i + 1}" > /dev/kmsg`]),
+    'drain',
     'echo b > /proc/sysrq-trigger',
     '',
   ].join('\n');

@@ -16,6 +16,7 @@ import { parseFaultSites } from '../../src/kmsg/fault-trace.js';
 import { parseKmemleakReport } from '../../src/kmsg/kmemleak-report.js';
 import { kernelProblems } from '../../src/kmsg/problems.js';
 import { ResultsFile } from '../../src/results-file.js';
+import { generateRepro } from '../../src/repro/generate.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const fixture = new URL('../fixtures/kfault-test-module', import.meta.url).pathname;
@@ -30,7 +31,7 @@ const problemOf = (arg: string, kind: string) => {
   if (!p?.reproducer) throw new Error(`no ${kind} problem with a reproducer for harness.c(${arg}) in ${resultsPath}`);
   return p as typeof p & { reproducer: NonNullable<typeof p.reproducer>; nth: number };
 };
-const resultOf = (arg: string) => saved.results.find((r) => r.harness === `harness.c(${arg})`)!;
+const resultOf = (arg: string) => saved.results.find((r) => r.harness === `harness.c(${arg})` || r.harness === arg)!;
 /** Where kfault's sweep saw the fault of step nth strike: "kfault_test_alloc+0xe <- leaky". */
 const sweepSite = (arg: string, nth: number) => {
   const f = resultOf(arg).steps.find((s) => s.nth === nth)?.fault;
@@ -74,7 +75,7 @@ const expectRefusedThenRan = (run: BareRun & { text: string }, status: number) =
 };
 
 beforeAll(async () => {
-  const args = ['leak', 'oops', 'warn'].map((a) => `${fixture}/harness.c:${a}`);
+  const args = [...['leak', 'oops', 'warn'].map((a) => `${fixture}/harness.c:${a}`), 'pipe2'];
   const r = spawnSync(process.execPath, [bin, 'sweep', ...args, '--module', fixture, '--json'], { encoding: 'utf8', timeout: 600_000 });
   expect(r.status, r.stderr).toBe(1); // problems found
   writeFileSync(resultsPath, r.stdout);
@@ -153,5 +154,33 @@ describe('each reproducer, as the init of a fresh bare guest, shows the same pro
     expect(sweepSite('warn', p.nth)).toBe('kfault_test_alloc+0xe <- warny');
     expect(stepSite(run.text, p.nth)).toBe(sweepSite('warn', p.nth));
     expect(run.text).toMatch(/kfault-repro: REPRODUCED: WARNING: CPU: \d+ PID: \d+ at \S+kfault_test\.c:\d+ warny\+/);
+  }, 300_000);
+});
+
+describe("a built-in harness's reproducer", () => {
+  it("replays the sweep's steps with --from 1: the same errno and call site at every nth, then the end", async () => {
+    // pipe2 has no problem: a reproducer is written for its last failure point as if it had one,
+    // to compare each step of the replay with the sweep's
+    const r = resultOf('pipe2');
+    const last = Math.max(...r.steps.filter((s) => s.injected).map((s) => s.nth));
+    const g = generateRepro(saved, { id: 99, result: r, nth: last, kind: 'warning', text: 'WARNING: CPU: 0 PID: 0 at none.c:0 no_such_function+0x0/0x0' }, { resultsPath });
+    writeFileSync(join(dir, g.file), g.text);
+    expect(spawnSync('sh', ['-c', g.build], { cwd: dir, encoding: 'utf8' }).status).toBe(0);
+    const program = join(dir, g.file.replace(/\.c$/, ''));
+    const init = writeBareInit(join(dir, 'init-pipe2.sh'), { commands: [[program, '--yes-inject', '--from', '1', '--nth', String(last + 1)]] });
+    const run = await bootWithInit({ image, init, timeoutMs: 240_000 });
+    const text = run.console.join('\n');
+    writeFileSync(join(dir, 'console-pipe2.log'), text + '\n');
+    expect(run.timedOut).toBe(false);
+    const replay = [...text.matchAll(/^kfault-repro: nth=(\d+): (the fault was injected|nothing was injected)[^;]*; the run returned (-?\d+)/gm)].map((m) => ({
+      nth: Number(m[1]),
+      injected: m[2] === 'the fault was injected',
+      ret: Number(m[3]),
+      site: stepSite(text, Number(m[1])),
+    }));
+    const sweep = r.steps.map((s) => ({ nth: s.nth, injected: s.injected, ret: s.ret, site: s.fault?.callSite ? [s.fault.callSite, s.fault.caller].filter(Boolean).join(' <- ') : null }));
+    expect(replay).toEqual(sweep);
+    expect(sweep.filter((s) => s.ret < 0).length).toBeGreaterThanOrEqual(6);
+    expect(text).toMatch(/kfault-bare: exit 0 of 1/); // no WARNING: nothing reproduced
   }, 300_000);
 });
