@@ -548,7 +548,9 @@ static void __attribute__((noreturn)) kfr_child(int out, const char *dir, int fr
 		snprintf(name, sizeof(name), "kf#%d", step);
 		prctl(PR_SET_NAME, name);
 		kfr_kmsg_drain(kmsg, &log, &len);
-		len = 0;
+		len = 0; /* what was logged before the step is not the step's */
+		if (log)
+			log[0] = '\0';
 		if (kfr_write_nth(fd, (unsigned int)step) < 0) {
 			fprintf(stderr, "kfault-repro: write %s: %s\n", KFR_FAIL_NTH, strerror(errno));
 			_exit(3);

@@ -158,12 +158,14 @@ describe('each reproducer, as the init of a fresh bare guest, shows the same pro
 });
 
 describe("a built-in harness's reproducer", () => {
-  it("replays the sweep's steps with --from 1: the same errno and call site at every nth, then the end", async () => {
+  it("replays the sweep's failure points with --from 1: the same errnos at the same call sites, in order, then the end", async () => {
     // pipe2 has no problem: a reproducer is written for its last failure point as if it had one,
-    // to compare each step of the replay with the sweep's
+    // to compare each step of the replay with the sweep's. Silent points (injected, no trace, the
+    // call succeeded: SLUB's high-order first try when a cache needs a new slab, see README) are
+    // left out on both sides: whether one comes depends on the slabs' state in that guest.
     const r = resultOf('pipe2');
     const last = Math.max(...r.steps.filter((s) => s.injected).map((s) => s.nth));
-    const g = generateRepro(saved, { id: 99, result: r, nth: last, kind: 'warning', text: 'WARNING: CPU: 0 PID: 0 at none.c:0 no_such_function+0x0/0x0' }, { resultsPath });
+    const g = generateRepro({ ...saved, modules: [] }, { id: 99, result: r, nth: last, kind: 'warning', text: 'WARNING: CPU: 0 PID: 0 at none.c:0 no_such_function+0x0/0x0' }, { resultsPath });
     writeFileSync(join(dir, g.file), g.text);
     expect(spawnSync('sh', ['-c', g.build], { cwd: dir, encoding: 'utf8' }).status).toBe(0);
     const program = join(dir, g.file.replace(/\.c$/, ''));
@@ -179,8 +181,11 @@ describe("a built-in harness's reproducer", () => {
       site: stepSite(text, Number(m[1])),
     }));
     const sweep = r.steps.map((s) => ({ nth: s.nth, injected: s.injected, ret: s.ret, site: s.fault?.callSite ? [s.fault.callSite, s.fault.caller].filter(Boolean).join(' <- ') : null }));
-    expect(replay).toEqual(sweep);
+    const silent = (x: { injected: boolean; ret: number; site: string | null }) => x.injected && x.ret === 0 && x.site === null;
+    const logged = (xs: typeof sweep) => xs.filter((x) => !silent(x)).map(({ injected, ret, site }) => ({ injected, ret, site }));
+    expect(logged(replay)).toEqual(logged(sweep));
     expect(sweep.filter((s) => s.ret < 0).length).toBeGreaterThanOrEqual(6);
+    expect(replay.at(-1)).toMatchObject({ injected: false, ret: 0 });
     expect(text).toMatch(/kfault-bare: exit 0 of 1/); // no WARNING: nothing reproduced
   }, 300_000);
 });
