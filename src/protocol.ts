@@ -63,6 +63,26 @@ export type KmemleakFilter = z.infer<typeof KmemleakFilter>;
 export const SweepDone = z.strictObject({ complete: z.boolean(), kmemleakFilter: KmemleakFilter, refillFilter: z.string().default('') });
 export type SweepDone = z.infer<typeof SweepDone>;
 
+/**
+ * How a sweep was set up, beyond its harness and mode: what `kfault repro` needs to set the
+ * injectors up the same way on another machine. Results written before it have null.
+ */
+export const SweepSetup = z.strictObject({
+  /** the user's knobs (config faults), written over the mode's settings */
+  faults: FaultsConfig,
+  /** the kmemleak filter was asked for (sweep.kmemleakFilter) */
+  kmemleakFilter: z.boolean(),
+  /** kmemleak's .text (mm/kmemleak.o) as [first, last] function names from System.map, which
+   * /proc/kallsyms resolves on any build; null when unknown (why says why) */
+  kmemleakText: z.tuple([z.string(), z.string()]).nullable(),
+  kmemleakTextWhy: z.string(),
+  /** a user's harness: its C file, and the text that was swept */
+  source: z.strictObject({ path: z.string(), text: z.string() }).nullable(),
+  /** the kernel command line's extra parameters (kasan.stacktrace=off, machine.cmdline) */
+  cmdline: z.array(z.string()),
+});
+export type SweepSetup = z.infer<typeof SweepSetup>;
+
 export const SweepResult = z.object({
   harness: z.string(),
   /** a user's harness: the shared object and its argument */
@@ -83,6 +103,7 @@ export const SweepResult = z.object({
   kmemleakFilter: KmemleakFilter,
   /** whether SLUB's slab refills were kept out of the counted points (refill-filter.ts) */
   refillFilter: z.string().default(''),
+  setup: SweepSetup.nullable().default(null),
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Leak } from './kmsg/kmemleak-report.js';
 import { SweepResult } from './protocol.js';
 import { groupProblems, ProblemGroup } from './reports/groups.js';
+import { ResultsProblem } from './repro/problems.js';
 
 /** Bump when the shape changes in a way old readers would misread. */
 export const RESULTS_SCHEMA = 'kfault/results@1';
@@ -22,6 +23,12 @@ export const ResultsFile = z.strictObject({
   /** the problems of all results, one group per bug (src/reports/groups.ts); derived from
    * results, so files written before it existed read as if they had it */
   groups: z.array(ProblemGroup).default([]),
+  /** the kfault that wrote it (package.json's version); older files: unknown */
+  kfault: z.string().default('unknown'),
+  /** kernel modules the guest loaded before the sweeps: the .ko files and their parameters */
+  modules: z.array(z.strictObject({ path: z.string(), params: z.string() })).default([]),
+  /** every problem of every sweep, with its reproducer (kfault repro); older files: [] */
+  problems: z.array(ResultsProblem).default([]),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
 

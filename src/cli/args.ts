@@ -31,6 +31,8 @@ export const options = {
   times: { type: 'string' },
   leaks: { type: 'string' },
   module: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  problem: { type: 'string' },
   a: { type: 'string' },
   b: { type: 'string' },
   'print-qemu': { type: 'boolean' },

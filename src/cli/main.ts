@@ -1,6 +1,6 @@
 // The kfault command line.
 import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { checkKernelSupports, ConfigError, formatProblems, type Config, type ConfigProblem } from '../config.js';
 import { GuestError } from '../guest/guest.js';
 import { attributeLeaks } from '../attribution.js';
@@ -26,6 +26,10 @@ import { colorize, problems, randomTable, sweepTable, totalsLine } from '../repo
 import { groupLines, groupProblems } from '../reports/groups.js';
 import { configFrom, parse, type Flags } from './args.js';
 import { InitError, writeStartingConfig } from './init.js';
+import { resultsProblems } from '../repro/problems.js';
+import { kfaultVersion } from '../repro/version.js';
+import { writeRepros } from '../repro/command.js';
+import { ReproError } from '../repro/generate.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -39,6 +43,9 @@ commands:
                         as failcmd.sh does): --runs N, --probability P, --interval N, --times N
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
+  repro FILE            a standalone C reproducer (cc, root, no kfault) for each leak, oops and
+                        warning of a saved "kfault sweep --json": --out DIR (default
+                        kfault-repro), --problem N for one
   harnesses             list the built-in harnesses
   new-harness NAME      write NAME.c, a commented starting point for your own harness
   init [--json]         write a starting kfault.config.ts (--json: kfault.config.json with
@@ -88,7 +95,7 @@ function targetsOf(names: string[]): Target[] {
   const problems: ConfigProblem[] = [];
   const targets = names.map((n): Target => {
     const spec = parseHarnessSpec(n);
-    if (spec) return { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, user: { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, library: compileHarness(spec.file), arg: spec.arg } };
+    if (spec) return { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, user: { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, library: compileHarness(spec.file), arg: spec.arg, source: resolve(spec.file) } };
     if (!known.includes(n)) problems.push({ path: 'harness', message: `unknown harness '${n}'; expected a C file (FILE.c or FILE.c:ARG) or one of: ${known.join(', ')}` });
     return { name: n };
   });
@@ -153,7 +160,7 @@ async function sweepOn(config: Config, flags: Flags, names: string[], onResult: 
   } finally {
     await guest.close();
   }
-  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts, groups: groupProblems(results) };
+  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts, groups: groupProblems(results), kfault: kfaultVersion(), modules, problems: resultsProblems(results) };
 }
 
 /** What the kmemleak check found beyond the steps' own leaks. */
@@ -242,8 +249,10 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
 
 /** Below the tables: one block per distinct problem, the kmemleak check, restarts, the totals. */
 function batchFooter(r: Batch, ms: number): string {
+  const repro = resultsProblems(r.results).flatMap((p) => (p.reproducer ? [p.reproducer.problem] : []));
   return [
     ...groupLines(groupProblems(r.results)),
+    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each of problems ${repro.join(', ')}`] : []),
     kmemleakLine(r.kmemleak),
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),
@@ -292,6 +301,20 @@ function report(flags: Flags, files: string[]): number {
   return 0;
 }
 
+/** kfault repro RESULTS.json [--out DIR] [--problem N]: offline, no guest. */
+function repro(flags: Flags, files: string[]): number {
+  if (files.length !== 1) throw new ConfigError([{ path: 'argv', message: 'expected: kfault repro RESULTS.json [--out DIR] [--problem N] (from kfault sweep --json)' }]);
+  const only = flags.problem === undefined ? undefined : Number(flags.problem);
+  if (only !== undefined && !(Number.isInteger(only) && only > 0)) throw new ConfigError([{ path: '--problem', message: `expected a problem number, got '${flags.problem}'` }]);
+  const written = writeRepros(readResultsFile(files[0]!), files[0]!, flags.out ?? 'kfault-repro', only);
+  for (const w of written) {
+    console.log(`problem ${w.id}: ${w.harness} nth=${w.nth}: ${w.kind}: ${w.text}`);
+    console.log(`  wrote ${w.source}`);
+    console.log(w.program ? `  built ${w.program} (${w.build}); run it as root: ${w.program} --yes-inject` : `  NOT BUILT (${w.build}): ${w.buildError}`);
+  }
+  return written.every((w) => w.program) ? 0 : 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     const { values: flags, positionals } = parse(argv);
@@ -334,6 +357,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'report':
         return report(flags, rest);
+      case 'repro':
+        return repro(flags, rest);
       case 'command':
         // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
         return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
@@ -342,7 +367,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, init, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, repro, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -353,7 +378,7 @@ export async function main(argv: string[]): Promise<number> {
       err(formatProblems(e.message.split('\n').map((l) => ({ path: l.split(': ')[0]!, message: l.split(': ').slice(1).join(': ') }))));
       return 2;
     }
-    if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError || e instanceof InitError) {
+    if (e instanceof HarnessCompileError || e instanceof ModuleError || e instanceof MergeError || e instanceof InitError || e instanceof ReproError) {
       err(e.message);
       return 2;
     }

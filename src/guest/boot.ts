@@ -64,6 +64,15 @@ export class BootError extends Error {
   }
 }
 
+/** The kernel parameters kfault adds to qemu.ts's own (recorded in results for `kfault repro`).
+ * KASAN's stack depot allocates (with __GFP_NOWARN, so silently) from inside every tracked
+ * allocation: fail-nth would count those and spend steps in KASAN, as it does in kmemleak.
+ * Reports then carry no alloc/free stacks. Unknown to kernels without KASAN; the user's
+ * machine.cmdline comes after it and can turn it back on. */
+export function guestCmdline(config: Config): string[] {
+  return ['kasan.stacktrace=off', ...config.machine.cmdline];
+}
+
 let machines = 0;
 
 /** A unix socket's path holds 107 bytes at most (sun_path): the agent's socket goes under
@@ -87,11 +96,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     kernelImage: resolve(o.kernel.image),
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
-    // KASAN's stack depot allocates (with __GFP_NOWARN, so silently) from inside every tracked
-    // allocation: fail-nth would count those and spend steps in KASAN, as it does in kmemleak.
-    // Reports then carry no alloc/free stacks. Unknown to kernels without KASAN; the user's
-    // machine.cmdline comes after it and can turn it back on.
-    cmdline: ['kasan.stacktrace=off', ...config.machine.cmdline],
+    cmdline: guestCmdline(config),
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];

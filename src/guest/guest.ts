@@ -24,6 +24,8 @@ import {
 import type { AgentChannel } from './channel.js';
 import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
+import { guestCmdline } from './boot.js';
+import { sweepSetup } from '../repro/setup.js';
 
 export class GuestError extends Error {
   constructor(message: string, readonly code: string, readonly details: Record<string, unknown> = {}) {
@@ -57,6 +59,8 @@ export interface UserHarness {
   name: string;
   library: string;
   arg: string;
+  /** the C file it was built from (recorded for `kfault repro`) */
+  source?: string;
 }
 
 export interface SweepCall extends SweepOptions {
@@ -206,6 +210,7 @@ export class Guest implements AsyncDisposable {
           ms: performance.now() - start,
           kmemleakFilter: done.kmemleakFilter,
           refillFilter: done.refillFilter,
+          setup: sweepSetup({ faults, kmemleakFilter: o.kmemleakFilter, kmemleakText: text, systemMap: this.p.kernel.systemMap, source: user?.source, cmdline: guestCmdline(this.p.config) }),
         };
       } catch (e) {
         if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;

@@ -1,6 +1,7 @@
 // `kfault report --merge`: the results of several shards (CI jobs) as one.
 import type { ResultsFile } from '../results-file.js';
 import { groupProblems } from './groups.js';
+import { resultsProblems } from '../repro/problems.js';
 
 export class MergeError extends Error {}
 
@@ -28,13 +29,17 @@ export function mergeResults(files: Array<{ path: string; file: ResultsFile }>):
         suppressed: checks.reduce((n, k) => n + (k?.suppressed ?? 0), 0),
         raw: checks.map((k) => k?.raw ?? '').filter(Boolean).join('\n'),
       };
+  const results = files.flatMap((f) => f.file.results);
   return {
     schema: first.file.schema,
     kernel: first.file.kernel,
     accel: [...new Set(files.map((f) => f.file.accel))].join('+'),
-    results: files.flatMap((f) => f.file.results),
+    results,
     kmemleak,
     restarts: files.reduce((n, f) => n + f.file.restarts, 0),
     groups: groupProblems(files.flatMap((f) => f.file.results)),
+    kfault: [...new Set(files.map((f) => f.file.kfault))].join('+'),
+    modules: files.flatMap((f) => f.file.modules).filter((m, i, all) => all.findIndex((x) => x.path === m.path) === i),
+    problems: resultsProblems(results),
   };
 }

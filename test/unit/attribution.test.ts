@@ -9,7 +9,7 @@ const report = readFileSync(new URL('../fixtures/kmemleak/report-6.12.117-module
 const [leak] = parseKmemleakReport(report);
 const step = (nth: number, tid: number): Step => ({ nth, ret: -12, errno: 'ENOMEM', injected: true, tid, signal: null, ns: 1, kmsg: '', fault: null, trace: '' });
 const sweep = (harness: string, tid: number): SweepResult => ({
-  harness, library: null, arg: null, syscall: 'ioctl', summary: '', maxSteps: 100, mode: 'systematic', complete: true, ms: 1, refillFilter: '',
+  harness, library: null, arg: null, syscall: 'ioctl', summary: '', maxSteps: 100, mode: 'systematic', complete: true, ms: 1, refillFilter: '', setup: null,
   steps: [step(1, tid), step(2, tid), step(3, tid)], leaks: [], crashes: [],
   kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: true, note: '' },
 });

@@ -31,7 +31,7 @@ describe('kfault CLI', () => {
   it('exits 2 on an unknown command', () => {
     const r = kfault('frobnicate');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, command, report, harnesses, new-harness, init, doctor\n");
+    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, command, report, repro, harnesses, new-harness, init, doctor\n");
   });
 
   it('refuses a prebuilt image that is not a kernel, exit 2', () => {
@@ -132,6 +132,32 @@ describe('kfault report (offline, on results saved from a real stock 6.12.117 gu
     const r = kfault('report', new URL('../fixtures/kmemleak/report-two-leaks.txt', import.meta.url).pathname);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^kfault: .*report-two-leaks\.txt: not a kfault results file: Unexpected token/);
+  });
+});
+
+describe('kfault repro', () => {
+  const saved = new URL('../fixtures/results/stock-6.12.117-positive-controls.json', import.meta.url).pathname;
+
+  it('wants one results file, exit 2', () => {
+    const r = kfault('repro');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('invalid kfault configuration:\n  argv: expected: kfault repro RESULTS.json [--out DIR] [--problem N] (from kfault sweep --json)\n');
+  });
+
+  it('names the problems there are when asked for another, exit 2', () => {
+    const out = mkdtempSync(join(tmpdir(), 'kfault-repro-'));
+    const r = kfault('repro', saved, '--out', out, '--problem', '9');
+    rmSync(out, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`${saved}: no problem 9; the problems with a reproducer are 1, 2, 3\n`);
+  });
+
+  it("says why a results file of an older kfault cannot give a user's harness reproducer, exit 2", () => {
+    const out = mkdtempSync(join(tmpdir(), 'kfault-repro-'));
+    const r = kfault('repro', saved, '--out', out, '--problem', '1');
+    rmSync(out, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("problem 1: harness.c(leak) is a user's harness, and these results (written by an older kfault) do not carry its C file: sweep it again\n");
   });
 });
 

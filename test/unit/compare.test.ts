@@ -17,7 +17,7 @@ const sweep = (harness: string, absorbed: number, kmsg = ''): SweepResult => ({
   leaks: [],
   crashes: [],
   ms: 10,
-  refillFilter: '',
+  refillFilter: '', setup: null,
   kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: false, note: 'off' },
   steps: [
     { nth: 1, ret: -12, errno: 'ENOMEM', injected: true, tid: 60, signal: null, ns: 1, kmsg, fault: null, trace: '' },

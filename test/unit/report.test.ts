@@ -20,7 +20,7 @@ const result: SweepResult = {
   complete: true,
   ms: 12.4,
   kmemleakFilter: filterOff,
-  refillFilter: '',
+  refillFilter: '', setup: null,
   library: null,
   arg: null,
   leaks: [],
