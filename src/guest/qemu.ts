@@ -38,6 +38,10 @@ export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string 
     // An oops in a sweep step would leave a half-dead guest; as a panic it reboots (and QEMU,
     // run with -no-reboot, exits), so the host records the step and boots a fresh guest.
     'oops=panic',
+    // ...and the panic prints the whole kernel log again (PANIC_PRINT_ALL_PRINTK_MSG), at the
+    // raised loglevel of an oops: the crashed step's fault-injection stack dump, kept off the
+    // console while it ran, then reaches the host, and the crash gets its fault site
+    'panic_print=32',
     'loglevel=5',
     ...o.cmdline,
   ].join(' ');

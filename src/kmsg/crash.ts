@@ -64,8 +64,11 @@ const INJECTOR_FRAME: Array<[RegExp, string]> = [
  */
 export function faultBeforeCrash(lines: string[], comm: string): FaultSite | null {
   const text = lines.map((l) => l.replace(STAMP, ''));
-  const start = text.findIndex((l) => START.test(l));
-  for (let i = (start < 0 ? text.length : start) - 1; i >= 0; i--) {
+  // The dump is the step's own (its comm names the step), so it counts wherever it is: before
+  // the report when the console printed it at once, or in the kernel log the panic prints again
+  // after the report (panic_print=32).
+  const start = text.length;
+  for (let i = start - 1; i >= 0; i--) {
     const who = /\bComm: (\S+)/.exec(text[i]!);
     if (!who || who[1] !== comm) continue;
     let end = i + 1;
