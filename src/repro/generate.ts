@@ -165,7 +165,8 @@ export function generateRepro(file: ResultsFile, t: ReproTarget, o: { resultsPat
   const title = `${r.harness} nth=${t.nth}: ${t.kind}: ${t.text}`;
   const settingLines = [
     ...plan.base.map((s) => `${s.path} = ${s.value}${s.cond ? ` (where ${s.cond} exists)` : ''}`),
-    ...(filterWanted ? [`failslab and fail_page_alloc reject-start/-end = kmemleak's text${setup?.kmemleakText ? `, ${setup.kmemleakText[0]} .. ${setup.kmemleakText[1]}` : ''} (kfault's kmemleak filter, when kmemleak is on)`] : []),
+    'fail_page_alloc reject-start/-end = allocate_slab or new_slab (slab refills are not counted points, as in the sweep; unless a fail_page_alloc reject range is set)',
+    ...(filterWanted ? [`failslab reject-start/-end = kmemleak's text${setup?.kmemleakText ? `, ${setup.kmemleakText[0]} .. ${setup.kmemleakText[1]}` : ''} (kfault's kmemleak filter, when kmemleak is on; fail_page_alloc too when the refill range is not set)`] : []),
     ...plan.user.map((s) => `${s.path} = ${s.value} (the sweep's config)`),
     ...plan.ranges.map((x) => `${x.injector}/${x.kind}-start/-end = ${x.first} .. ${x.last} (the sweep's config)`),
   ];

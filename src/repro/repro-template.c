@@ -307,9 +307,46 @@ static void kfr_add_range(const char *injector, const char *kind, unsigned long 
 	kfr_add(path, value);
 }
 
+/* kfault's slab refill filter (src/guest/refill-filter.ts): fail_page_alloc rejects SLUB's
+ * new_slab (allocate_slab where it is not inlined), so a slab refill is never a counted point
+ * and the nth here is the nth of kfault's sweep. 1 when planned. */
+static int kfr_plan_refill_filter(void)
+{
+	static const char *const symbols[] = { "allocate_slab", "new_slab" };
+	unsigned long long start, end;
+	char value[64];
+
+	if (!kfr_exists("fail_page_alloc/reject-start")) {
+		kfr_say("slab refills counted: the kernel lacks CONFIG_FAULT_INJECTION_STACKTRACE_FILTER");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(kfr_ranges) / sizeof(kfr_ranges[0]); i++)
+		if (kfr_ranges[i].injector && strcmp(kfr_ranges[i].injector, "fail_page_alloc") == 0 &&
+		    strcmp(kfr_ranges[i].kind, "reject") == 0) {
+			kfr_say("slab refills counted: a fail_page_alloc reject range of your own is set");
+			return 0;
+		}
+	if ((kfr_read("fail_page_alloc/reject-start", value, sizeof(value)) == 0 && strtoull(value, NULL, 0) != 0) ||
+	    (kfr_read("fail_page_alloc/reject-end", value, sizeof(value)) == 0 && strtoull(value, NULL, 0) != 0)) {
+		kfr_say("slab refills counted: a fail_page_alloc reject range is already set on this machine");
+		return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (kfr_resolve(symbols[i], symbols[i], &start, &end))
+			continue;
+		kfr_add_range("fail_page_alloc", "reject", start, end);
+		kfr_say("slab refills not counted: fail_page_alloc rejects %s (0x%llx-0x%llx), as in the sweep", symbols[i], start, end);
+		return 1;
+	}
+	kfr_say("slab refills counted: neither allocate_slab nor new_slab is in /proc/kallsyms");
+	return 0;
+}
+
 /* kfault's kmemleak filter (src/guest/kmemleak-filter.ts): the stack filter rejects kmemleak's
- * own text for failslab and fail_page_alloc, so no injected fault is spent in kmemleak. */
-static void kfr_plan_kmemleak_filter(void)
+ * own text for failslab and fail_page_alloc, so no injected fault is spent in kmemleak (with the
+ * refill filter, fail_page_alloc's range is new_slab's, and kmemleak's pages come from slab
+ * refills). */
+static void kfr_plan_kmemleak_filter(int refills)
 {
 	static const char *const injectors[] = { "failslab", "fail_page_alloc" };
 	unsigned long long start, end;
@@ -363,10 +400,10 @@ static void kfr_plan_kmemleak_filter(void)
 		kfr_say("kmemleak filter: cannot be applied: %s", why);
 		return;
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < (refills ? 1 : 2); i++)
 		kfr_add_range(injectors[i], "reject", start, end);
-	kfr_say("kmemleak filter: on: the stack filter rejects kmemleak's text 0x%llx-0x%llx (%s..%s) for failslab and fail_page_alloc",
-		start, end, kfr_kmemleak_first, kfr_kmemleak_last);
+	kfr_say("kmemleak filter: on: the stack filter rejects kmemleak's text 0x%llx-0x%llx (%s..%s) for %s",
+		start, end, kfr_kmemleak_first, kfr_kmemleak_last, refills ? "failslab (fail_page_alloc: slab refills)" : "failslab and fail_page_alloc");
 }
 
 static void kfr_make_plan(void)
@@ -383,7 +420,7 @@ static void kfr_make_plan(void)
 				s->path[0] == '/' ? "" : KFR_DEBUGFS "/", s->path);
 		kfr_add(s->path, s->value);
 	}
-	kfr_plan_kmemleak_filter();
+	kfr_plan_kmemleak_filter(kfr_plan_refill_filter());
 	/* the user's knobs last: kfault writes them over the mode's settings */
 	for (size_t i = 0; i < sizeof(kfr_user_settings) / sizeof(kfr_user_settings[0]); i++)
 		if (kfr_user_settings[i].path)
