@@ -14,6 +14,9 @@
 
 #include "kfault.h"
 
+/* A step's kernel log from the harness process, at most (the loop's own log is far smaller). */
+#define KMSG_MAX (16 << 20)
+
 enum { REC_START = 'S', REC_STEP = 'T', REC_DONE = 'D', REC_ERROR = 'E' };
 
 struct child_out {
@@ -135,8 +138,22 @@ static int one_child(const char *library, const char *arg, const char *dir,
 		} else if (tag == REC_STEP) {
 			if (read_all(pipefd[0], &s, sizeof(s)) < 0)
 				break;
-			kmsg = realloc(kmsg, s.kmsg_len + 1);
-			if (!kmsg || read_all(pipefd[0], kmsg, s.kmsg_len) < 0)
+			char *grown;
+
+			/* the child is the user's code: what it says of its log's size is not trusted */
+			if (s.kmsg_len > KMSG_MAX) {
+				kf_set_error(e, EPROTO, "read", library);
+				snprintf(e->message, sizeof(e->message),
+					 "the harness process sent a step %d whose kernel log is %zu bytes; at most %d expected",
+					 s.nth, s.kmsg_len, KMSG_MAX);
+				result = -1;
+				break;
+			}
+			grown = realloc(kmsg, s.kmsg_len + 1);
+			if (!grown)
+				break;
+			kmsg = grown;
+			if (read_all(pipefd[0], kmsg, s.kmsg_len) < 0)
 				break;
 			kmsg[s.kmsg_len] = '\0';
 			s.kmsg = kmsg;
