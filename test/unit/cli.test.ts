@@ -129,9 +129,9 @@ describe('kfault report (offline, on results saved from a real stock 6.12.117 gu
   });
 
   it('says what is wrong with a file that is not one', () => {
-    const r = kfault('report', new URL('../fixtures/kmemleak/report-two-leaks.txt', import.meta.url).pathname);
+    const r = kfault('report', new URL('../fixtures/kmemleak/made-up-report-two-leaks.txt', import.meta.url).pathname);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^kfault: .*report-two-leaks\.txt: not a kfault results file: Unexpected token/);
+    expect(r.stderr).toMatch(/^kfault: .*made-up-report-two-leaks\.txt: not a kfault results file: Unexpected token/);
   });
 });
 
