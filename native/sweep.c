@@ -85,10 +85,23 @@ static long read_nth(int fd)
 struct kmsg_buf {
 	char *buf;
 	size_t len, cap;
+	int cut; /* this step's log reached STEP_LOG_MAX */
 };
+
+/* A step's kernel log is kept up to this size (a storm of warnings cannot exhaust memory); the
+ * host reads messages of at most 40 MiB (src/guest/channel.ts), JSON escaping included. */
+#define STEP_LOG_MAX (16 << 20)
+static const char LOG_CUT[] = "kfault: this step's kernel log was cut at 16 MiB\n";
 
 static int log_append(struct kmsg_buf *log, const char *text, size_t len)
 {
+	if (log->len + len > STEP_LOG_MAX - sizeof(LOG_CUT)) {
+		if (log->cut)
+			return 0;
+		log->cut = 1;
+		text = LOG_CUT;
+		len = sizeof(LOG_CUT) - 1;
+	}
 	if (log->len + len + 1 > log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 65536;
 		char *buf;
@@ -315,6 +328,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		if (kmsg >= 0)
 			drain_kmsg(kmsg, &log); /* what others logged between steps is not this step's */
 		log.len = 0;
+		log.cut = 0;
 		if (log.buf)
 			log.buf[0] = '\0'; /* random mode searches it: nothing of an earlier step */
 		mark_step(marker, nth);

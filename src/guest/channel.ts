@@ -1,9 +1,13 @@
 // Host end of the agent's virtio-serial port: QEMU connects to a unix socket the host listens on.
 import { createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
+import { boundedLines } from './bounded-lines.js';
 import { AgentMessage, parseLine, type Ready, type Reply, type Request, type StepEvent } from '../protocol.js';
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent) => void; rearm: () => void };
+
+/** The longest message the host reads from the agent: a step event carries that step's kernel
+ * log, which native/isolate.c bounds at 16 MiB; JSON escaping can double it. */
+export const MAX_MESSAGE_BYTES = 40 << 20;
 
 export class AgentChannel {
   private socket?: Socket;
@@ -17,7 +21,15 @@ export class AgentChannel {
     server.on('connection', (socket) => {
       if (this.socket) return socket.destroy();
       this.socket = socket;
-      createInterface({ input: socket }).on('line', (line) => this.receive(line));
+      boundedLines(socket, {
+        maxBytes: MAX_MESSAGE_BYTES,
+        mode: 'fail',
+        onLine: (line) => this.receive(line),
+        onOverflow: (bytes) => {
+          this.fail(Object.assign(new Error(`the guest agent sent a line of more than ${bytes} bytes without a newline; a message holds at most ${MAX_MESSAGE_BYTES}`), { code: 'KFAULT_PROTOCOL' }));
+          socket.destroy();
+        },
+      });
       socket.on('close', () => this.fail(new Error('the agent channel closed')));
       socket.on('error', () => {});
     });

@@ -2,9 +2,16 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
+import { boundedLines } from './bounded-lines.js';
+
+/** Bounds on what a guest's console can cost the host: a line, the log file, the tail kept. */
+export const CONSOLE_LINE_MAX = 16 << 10;
+export const CONSOLE_FILE_MAX = 256 << 20;
+const TAIL_LINES = 5000;
 
 export class ConsoleLog {
+  private written = 0;
+  private fileCut = false;
   private readonly out: WriteStream;
   /** the last lines, for error messages and crash reports; tail[0] is line number `dropped` */
   private readonly tail: string[] = [];
@@ -17,13 +24,23 @@ export class ConsoleLog {
   }
 
   attach(stream: Readable): void {
-    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (raw) => this.line(raw.replace(/\r$/, '')));
+    boundedLines(stream, {
+      maxBytes: CONSOLE_LINE_MAX,
+      mode: 'cut',
+      onLine: (raw) => this.line(raw),
+      onCut: (part) => this.line(`${part} [kfault: console line cut at ${CONSOLE_LINE_MAX} bytes; it goes on below]`),
+    });
   }
 
   line(line: string): void {
-    this.out.write(line + '\n');
+    this.written += line.length + 1;
+    if (this.written <= CONSOLE_FILE_MAX) this.out.write(line + '\n');
+    else if (!this.fileCut) {
+      this.fileCut = true;
+      this.out.write(`kfault: console log cut here: more than ${CONSOLE_FILE_MAX} bytes (the last ${TAIL_LINES} lines stay in memory for reports)\n`);
+    }
     this.tail.push(line);
-    if (this.tail.length > 5000) {
+    if (this.tail.length > TAIL_LINES) {
       this.tail.shift();
       this.dropped++;
     }
