@@ -60,7 +60,9 @@ beforeAll(() => {
   expect(install.status, output(install)).toBe(0);
 }, 1_200_000);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// the project holds an installed node_modules (thousands of files): removing it took over vitest's
+// default 10 s hook timeout while a kernel build shared the 2 cores
+afterAll(() => rmSync(work, { recursive: true, force: true }), 180_000);
 
 describe.skipIf(offline)('the npm package, installed in a fresh project', () => {
   it('ships dist/ with types, the schema, the addon sources and kernel/, and no tests or bench', () => {
