@@ -2,8 +2,9 @@
 // npm run bench: kfault against the alternatives, side by side, as ratios measured in one run.
 // Writes bench/results.json and bench/results.md (the table the README shows).
 //
-//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build,determinism] [--rounds N]
-//   (determinism: BENCH_DETERMINISM_ROUNDS fresh guests, default 20)
+//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build,determinism,leak-detection] [--rounds N]
+//   (determinism: BENCH_DETERMINISM_ROUNDS fresh guests, default 20; leak-detection: BENCH_LEAK_ROUNDS
+//   checks per setting in one guest, default 20)
 //   node bench/run.mjs --readme   (only write bench/results.md from results.json and put it into README.md)
 //   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
 //        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
@@ -29,6 +30,7 @@ import { compileHarness } from '../dist/harness/compile.js';
 import { attributeLeaks } from '../dist/attribution.js';
 import { cacheDir } from '../dist/paths.js';
 import { determinismSection } from './determinism.mjs';
+import { leakDetectionSection } from './leak-detection.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const here = join(root, 'bench');
@@ -36,7 +38,7 @@ const bin = join(cacheDir(), 'bench');
 const resultsJson = join(here, 'results.json');
 const resultsMd = join(here, 'results.md');
 
-const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build', 'determinism'];
+const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build', 'determinism', 'leak-detection'];
 const flag = (name) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -665,6 +667,16 @@ function markdown(r) {
     }
     p();
   }
+  const ld = r.sections['leak-detection'];
+  if (ld) {
+    p(`**Leak detection** (the test module's planted leak, harness.c:leak at nth=3: sweep, kmemleak check, ${ld.rounds} times in one guest with kmemleak cleared before each; ${when(ld)}; \`npm run bench -- --only leak-detection\`)`);
+    p();
+    p('| guest | planted leak reported | checks that missed it |');
+    p('|---|---|---|');
+    p(`| as kfault boots it (\`init_on_alloc=1\`) | **${ld.initOnAlloc.found}/${ld.initOnAlloc.rounds}** | ${ld.initOnAlloc.missed.join(', ') || '–'} |`);
+    p(`| allocations not zeroed (\`init_on_alloc=0\`) | ${ld.noInitOnAlloc.found}/${ld.noInitOnAlloc.rounds} | ${ld.noInitOnAlloc.missed.join(', ') || '–'} |`);
+    p();
+  }
   const mem = r.sections.memory;
   if (mem) {
     const mib = (kib) => (kib === null || kib === undefined || !Number.isFinite(kib) ? '–' : `${Math.round(kib / 1024)} MiB`);
@@ -708,7 +720,7 @@ async function main() {
   const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
   const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
   const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
-  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log) };
+  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log), 'leak-detection': () => leakDetectionSection(config, kernel, Number(process.env.BENCH_LEAK_ROUNDS ?? 20), log) };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     const date = new Date().toISOString();

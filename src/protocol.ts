@@ -210,6 +210,8 @@ export const Ready = z.strictObject({
   harnesses: z.array(Harness),
   /** why faults in __GFP_NOWARN allocations get no call site in this guest; null: they do */
   siteTraceWhy: z.string().nullable().default(null),
+  /** why this guest's kmemleak check can miss leaks (src/guest/mem-init.ts); null: it is not known to */
+  leakCheckWhy: z.string().nullable().default(null),
 });
 export type Ready = z.infer<typeof Ready>;
 

@@ -9,6 +9,7 @@ import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { globalModeProblems } from '../config.js';
+import { leakCheckWhy } from './mem-init.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
 import { planRefillFilter } from './refill-filter.js';
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
   bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
   const tracing = ensureFaultTracing();
-  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why });
+  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy() });
   bootMarks.readyMs = monotonicMs();
 
   const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });

@@ -170,6 +170,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
         const machine = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
         if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
         if (machine.ready.siteTraceWhy) notes.push(`faults in __GFP_NOWARN allocations get no call site: ${machine.ready.siteTraceWhy}`);
+        if (machine.ready.leakCheckWhy) notes.push(`kmemleak may miss leaks: ${machine.ready.leakCheckWhy}`);
         for (const n of notes) o.onNote?.(n);
         return new Guest({ machine, restart: () => restart(config, o, accel, log, sockDir), accel, log, sockDir, config, notes, kernel: o.kernel });
       } catch (e) {

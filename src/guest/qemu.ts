@@ -43,6 +43,11 @@ export function kernelCmdline(o: Pick<QemuOptions, 'init' | 'cmdline'>): string 
     // console while it ran, then reaches the host, and the crash gets its fault site
     'panic_print=32',
     'loglevel=5',
+    // Every allocation zeroed: kmalloc'd memory otherwise keeps what it held while free (SLUB's
+    // free pointer, the last owner's data), and kmemleak counts such a stale word in any object
+    // it scans as a reference. The planted leak of the positive controls went unreported in 3 to
+    // 11 of 20 checks without it, 0 of 24 with it (bench: leak-detection).
+    'init_on_alloc=1',
     ...o.cmdline,
   ].join(' ');
 }
