@@ -172,6 +172,8 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
   };
 }
 
+const byNth = (c: Crash[]) => c.sort((a, b) => a.nth - b.nth);
+
 /**
  * kmemleak's state dies with a crashed guest: a harness whose sweep began before the last
  * reboot is swept again in the guest now up, without the steps that crashed, until one guest
@@ -199,8 +201,6 @@ async function sweepAgainAfterCrashes(guest: Guest, targets: SweepTarget[], firs
   }
   return { sweeps, crashes: crashes.map(byNth), unchecked: [] as string[] };
 }
-
-const byNth = (c: Crash[]) => c.sort((a, b) => a.nth - b.nth);
 
 /** A batch failed when any step leaked, crashed, warned or hung, or kmemleak could not check. */
 export function batchFailed(b: Batch): boolean {
