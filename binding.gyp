@@ -9,6 +9,7 @@
         "native/guest.c",
         "native/harnesses.c",
         "native/isolate.c",
+        "native/kmsg.c",
         "native/lock.c",
         "native/modules.c",
         "native/stress.c",

@@ -72,32 +72,20 @@ static long read_nth(int fd)
 static char logbuf[1 << 20];
 static size_t loglen;
 
-/* as native/sweep.c's drain_kmsg: every record since the last call, its text kept */
+static void keep_record(void *opaque, unsigned long long usec, const char *text, size_t len)
+{
+	(void)opaque;
+	(void)usec;
+	if (loglen + len < sizeof(logbuf)) {
+		memcpy(logbuf + loglen, text, len);
+		loglen += len;
+	}
+}
+
+/* native/kmsg.c's reader, as the sweep drains it: every record since the last call, its text kept */
 static void drain_kmsg(int kmsg)
 {
-	char rec[8192];
-
-	for (;;) {
-		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
-		char *text, *end;
-		size_t len;
-
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return;
-		rec[n] = '\0';
-		text = strchr(rec, ';');
-		if (!text)
-			continue;
-		text++;
-		end = strchr(text, '\n');
-		len = end ? (size_t)(end - text) + 1 : strlen(text);
-		if (loglen + len < sizeof(logbuf)) {
-			memcpy(logbuf + loglen, text, len);
-			loglen += len;
-		}
-	}
+	kf_kmsg_drain(kmsg, keep_record, NULL);
 }
 
 static void count_step(void *opaque, const struct kf_step *s)
@@ -197,12 +185,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (with_kmsg) {
-		kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		kmsg = kf_kmsg_open(0);
 		if (kmsg < 0) {
 			perror("/dev/kmsg");
 			return 2;
 		}
-		lseek(kmsg, 0, SEEK_END);
 	}
 	if ((per = sweep(h, dir, fd, kmsg)) < 0) {
 		fprintf(stderr, "floor: %s: the harness failed unarmed\n", h->name);

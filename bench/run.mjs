@@ -102,7 +102,7 @@ function buildPrograms() {
   const flags = ['-O2', '-Wall', '-Wextra', '-std=gnu11', '-D_GNU_SOURCE'];
   const n = (f) => join(root, 'native', f);
   const programs = {
-    floor: [...flags, '-pthread', join(here, 'floor.c'), n('harnesses.c'), n('guest.c'), n('sweep.c')],
+    floor: [...flags, '-pthread', join(here, 'floor.c'), n('harnesses.c'), n('guest.c'), n('sweep.c'), n('kmsg.c')],
     step: [...flags, join(here, 'step.c'), n('harnesses.c'), n('guest.c')],
     'trivial-init': [...flags, '-static', join(here, 'trivial-init.c')],
     percall: [...flags, '-pthread', join(here, 'percall.c'), n('guest.c')],

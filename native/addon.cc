@@ -5,6 +5,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attrs.h"
@@ -305,6 +306,43 @@ Napi::Value LockRelease(const Napi::CallbackInfo &info)
 	return info.Env().Undefined();
 }
 
+// kmsgOpen(fromStart: boolean): an fd on /dev/kmsg at its end (or its oldest record)
+Napi::Value KmsgOpen(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = kf_kmsg_open(info.Length() >= 1 && info[0].ToBoolean().Value());
+	if (fd < 0) {
+		kf_error e{};
+		kf_set_error(&e, errno, "open", "/dev/kmsg");
+		ErrnoError(env, e).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	return Napi::Number::New(env, fd);
+}
+
+static void PushRecord(void *opaque, unsigned long long usec, const char *text, size_t len)
+{
+	auto *out = static_cast<std::vector<std::pair<unsigned long long, std::string>> *>(opaque);
+	out->emplace_back(usec, std::string(text, len - 1)); // without the newline
+}
+
+// kmsgRead(fd): [{ usec, text }] of every record logged since the last read
+Napi::Value KmsgRead(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::vector<std::pair<unsigned long long, std::string>> records;
+	if (info.Length() >= 1 && info[0].IsNumber())
+		kf_kmsg_drain(info[0].As<Napi::Number>().Int32Value(), PushRecord, &records);
+	Napi::Array list = Napi::Array::New(env, records.size());
+	for (size_t i = 0; i < records.size(); i++) {
+		Napi::Object r = Napi::Object::New(env);
+		r.Set("usec", Napi::Number::New(env, (double)records[i].first));
+		r.Set("text", Napi::String::New(env, records[i].second));
+		list.Set(i, r);
+	}
+	return list;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("lockTry", Napi::Function::New(env, LockTry));
@@ -314,6 +352,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("sweep", Napi::Function::New(env, Sweep));
 	exports.Set("stress", Napi::Function::New(env, Stress));
 	exports.Set("loadModule", Napi::Function::New(env, LoadModule));
+	exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
+	exports.Set("kmsgOpen", Napi::Function::New(env, KmsgOpen));
+	exports.Set("kmsgRead", Napi::Function::New(env, KmsgRead));
 	InitAttrs(env, exports);
 	return exports;
 }

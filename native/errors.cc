@@ -1,5 +1,6 @@
 #include "errors.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -21,4 +22,13 @@ Napi::Error ErrnoError(Napi::Env env, const kf_error &e)
 	if (e.path[0])
 		error.Set("path", Napi::String::New(env, e.path));
 	return error;
+}
+
+Napi::Value ErrnoName(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsNumber())
+		return env.Null();
+	const char *name = strerrorname_np(std::abs(info[0].As<Napi::Number>().Int32Value()));
+	return name ? Napi::String::New(env, name) : env.Null();
 }

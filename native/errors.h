@@ -7,3 +7,7 @@
 // message "ENOMEM: Cannot allocate memory, open '/path'", with code, errno (negative, as in
 // Node), syscall and path.
 Napi::Error ErrnoError(Napi::Env env, const kf_error &e);
+
+// errnoName(n): the kernel's name of errno n (glibc's strerrorname_np: EOPNOTSUPP for 95, EAGAIN
+// for 11), or null. The one errno-name source: step errnos (src/errno.ts) and error codes alike.
+Napi::Value ErrnoName(const Napi::CallbackInfo &info);

@@ -70,6 +70,13 @@ struct kf_sweep_opts {
 	int random;
 };
 
+/* /dev/kmsg (native/kmsg.c): an fd at the end of the log (from_start: at its oldest record),
+ * or -1 with errno; then each record logged since the last drain: its timestamp (us since
+ * boot) and its message text with a newline, valid only during the call. */
+typedef void (*kf_kmsg_fn)(void *opaque, unsigned long long usec, const char *text, size_t len);
+int kf_kmsg_open(int from_start);
+void kf_kmsg_drain(int fd, kf_kmsg_fn rec, void *opaque);
+
 /* Called on the sweep's thread after each step; s and its kmsg are valid only during the call. */
 typedef void (*kf_step_fn)(void *opaque, const struct kf_step *s);
 

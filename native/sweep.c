@@ -120,27 +120,16 @@ static int log_append(struct kmsg_buf *log, const char *text, size_t len)
 	return 0;
 }
 
-/* Reads the records logged since the last call: "prio,seq,usec,flags;text\n KEY=v\n" each. */
+static void append_record(void *log, unsigned long long usec, const char *text, size_t len)
+{
+	(void)usec;
+	log_append(log, text, len);
+}
+
+/* Appends the message texts logged since the last call. */
 static void drain_kmsg(int kmsg, struct kmsg_buf *log)
 {
-	char rec[8192];
-
-	for (;;) {
-		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
-		char *text, *end;
-
-		if (n < 0 && errno == EPIPE)
-			continue; /* records were overwritten before we read them; go on */
-		if (n <= 0)
-			return;
-		rec[n] = '\0';
-		text = strchr(rec, ';');
-		if (!text)
-			continue;
-		text++;
-		end = strchr(text, '\n');
-		log_append(log, text, end ? (size_t)(end - text) + 1 : strlen(text));
-	}
+	kf_kmsg_drain(kmsg, append_record, log);
 }
 
 static int skipped(const struct kf_sweep_opts *o, int nth)
@@ -222,9 +211,8 @@ static int take_kmsg(void)
 	int fd = __atomic_exchange_n(&spare_kmsg, -1, __ATOMIC_ACQ_REL);
 
 	if (fd < 0)
-		fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END); /* from now on: what was logged before is not this sweep's */
+		return kf_kmsg_open(0);
+	lseek(fd, 0, SEEK_END); /* from now on: what was logged before is not this sweep's */
 	return fd;
 }
 

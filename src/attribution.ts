@@ -1,6 +1,6 @@
 // Ties what kmemleak found after a batch of sweeps to the step that made each leak: the sweep
 // thread's pid (Step.tid) and its comm during the step, "kf#<nth>" (native/sweep.c).
-import { isAllocatorFrame } from './kmsg/fault-trace.js';
+import { functionOf as fn, isAllocatorFrame } from './kmsg/fault-trace.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import type { SweepResult } from './protocol.js';
 
@@ -11,9 +11,6 @@ export interface Attribution {
   /** leaks with a frame in config kmemleak.suppress */
   suppressed: Leak[];
 }
-
-/** "slab_post_alloc_hook.constprop.0+0x68/0x81" -> "slab_post_alloc_hook" */
-const fn = (frame: string) => frame.split('+')[0]!.replace(/(\.(isra|constprop|part|cold|lto_priv)\.\d+)+$/, '');
 
 export function attributeLeaks(results: SweepResult[], leaks: Leak[], suppress: string[]): Attribution {
   const out = results.map((r) => ({ ...r, leaks: [...r.leaks] }));

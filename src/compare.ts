@@ -1,5 +1,6 @@
 // The same sweeps on two kernels, side by side.
 import { resolve } from 'node:path';
+import { allocatedAt } from './attribution.js';
 import { ConfigError, type Config } from './config.js';
 import type { SweepResult } from './protocol.js';
 import { counts, problemLines, problems } from './report.js';
@@ -81,6 +82,6 @@ function problemsOf(a: SideResult, b: SideResult): string[] {
 export function leakText(leaks: Leak[] | null): string {
   if (leaks === null) return 'not checked: kmemleak is off or disabled itself';
   if (!leaks.length) return '0';
-  const sites = [...new Set(leaks.map((l) => l.frames.find((f) => !/^(kmemleak_|__kmalloc|kmalloc|kmem_cache_alloc|slab_)/.test(f)) ?? '?'))];
+  const sites = [...new Set(leaks.map(allocatedAt))];
   return `${leaks.length} (${leaks.reduce((n, l) => n + l.size, 0)} bytes; allocated at ${sites.join(', ')})`;
 }

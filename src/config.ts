@@ -1,5 +1,5 @@
 // kfault's configuration: defaults in one object, types inferred from the schema, cross-field
-// checks as small pure functions, errors printed one per line with their dotted path.
+// checks as small pure functions run by the schema, errors printed one per line with their dotted path.
 import { z } from 'zod';
 import { FaultsConfig, requiredFiles } from './fault-knobs.js';
 
@@ -88,6 +88,8 @@ const Kmemleak = z.strictObject({
   suppress: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'expected a function name, as kmemleak prints it in a backtrace')).default(defaults.kmemleak.suppress),
 });
 
+/** The schema with the cross-field checks (below), each problem at its dotted path: a library
+ * user parsing with it gets exactly the errors kfault's CLI prints. */
 export const ConfigSchema = z.strictObject({
   /** a kfault.config.json's editor hint ("./node_modules/kfault/schema.json"); kfault ignores it */
   $schema: z.string().optional(),
@@ -100,6 +102,8 @@ export const ConfigSchema = z.strictObject({
   faults: FaultsConfig.default({}),
   harnesses: z.array(z.string().min(1)).default(defaults.harnesses),
   logDir: z.string().min(1).default(defaults.logDir),
+}).superRefine((config, ctx) => {
+  for (const p of crossChecks.flatMap((check) => check(config))) ctx.addIssue({ code: 'custom', path: p.path.split('.'), message: p.message });
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -230,14 +234,13 @@ function unrecognized(keys: string[], known: string[]): string {
     .join('; ');
 }
 
-/** Validates a config; throws ConfigError listing every problem. */
+/** Validates a config (the schema and its cross-field checks); throws ConfigError listing
+ * every problem. The files it names are checked by checkedConfig (src/sweep-batch.ts). */
 export function parseConfig(input: unknown): Config {
   const r = ConfigSchema.safeParse(input ?? {}, { reportInput: true });
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.join('.'), message: withInput(i) })));
   }
-  const problems = crossChecks.flatMap((check) => check(r.data));
-  if (problems.length) throw new ConfigError(problems);
   return r.data;
 }
 

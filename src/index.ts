@@ -1,3 +1,4 @@
+export { runBatch, sweepBatch, bootGuest, checkedConfig, resolveTargets, batchFailed, type Batch, type BatchGuest, type BatchOptions, type BootHooks, type SweepTarget } from './sweep-batch.js';
 export { boot, BootError } from './guest/boot.js';
 export { Guest, GuestError } from './guest/guest.js';
 export { ensureKernel, type Kernel } from './kernel/build.js';

@@ -73,6 +73,12 @@ export interface NativeBinding {
   lockTry(path: string, holder: string): number | null;
   /** closes the fd, which drops the lock */
   lockRelease(fd: number): void;
+  /** the kernel's name of errno n or -n (EOPNOTSUPP for 95), as native errors' codes name it; null when unknown */
+  errnoName(n: number): string | null;
+  /** an fd on /dev/kmsg at the end of the log (fromStart: at its oldest record); throws like fs errors */
+  kmsgOpen(fromStart: boolean): number;
+  /** every record logged since the fd was opened or last read: timestamp (us since boot) and message text */
+  kmsgRead(fd: number): Array<{ usec: number; text: string }>;
 }
 
 const require = createRequire(import.meta.url);

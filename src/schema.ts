@@ -1,8 +1,8 @@
 // The config's JSON Schema, generated from the zod schema (z.toJSONSchema): shipped as
 // kfault/schema.json (scripts/write-schema.mjs writes schema.json, at the package root, at every build), so that
 // a kfault.config.json with "$schema": "./node_modules/kfault/schema.json" gets completion and
-// checks in editors. Cross-field checks (checkModeKnobs and the others) are not expressible
-// here; kfault itself still runs them.
+// checks in editors. Cross-field checks (checkModeKnobs and the others, the zod schema's
+// superRefine) are not expressible here; kfault itself still runs them.
 import { z } from 'zod';
 import { ConfigSchema, defaults } from './config.js';
 import { COMMON_KNOBS, INJECTORS, INJECTOR_NAMES } from './fault-knobs.js';

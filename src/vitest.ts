@@ -7,18 +7,13 @@
 //     expect(r).toHaveNoLeaks();
 //     expect(r).toHandleEveryFailure();
 //   });
-import { basename } from 'node:path';
 import { expect, test } from 'vitest';
-import { attributeLeaks } from './attribution.js';
-import { parseConfig, type Config, type UserConfig } from './config.js';
-import { boot } from './guest/boot.js';
+import type { Config, UserConfig } from './config.js';
 import type { Guest, SweepCall } from './guest/guest.js';
-import { compileHarness, parseHarnessSpec } from './harness/compile.js';
-import { ensureKernel } from './kernel/build.js';
-import { modulesFor } from './kernel/modules.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import type { SweepResult } from './protocol.js';
 import { groupBlocks, groupProblems } from './reports/groups.js';
+import { bootGuest, checkedConfig, resolveTargets, sweepBatch, type BatchGuest } from './sweep-batch.js';
 
 /** A sweep followed by its own kmemleak check, leaks tied to their steps. */
 export interface CheckedSweep extends SweepResult {
@@ -33,57 +28,38 @@ export interface KernelGuest {
   readonly raw: Guest;
 }
 
-function wrap(guest: Guest, config: Config): KernelGuest {
+/** Each sweep is a batch of one (src/sweep-batch.ts), as kfault sweep runs them. */
+function wrap(booted: BatchGuest, config: Config): KernelGuest {
   return {
-    raw: guest,
-    async sweep(harness, { leaks = config.kmemleak.check, ...options } = {}) {
-      const spec = parseHarnessSpec(harness);
-      const target = spec ? { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, library: compileHarness(spec.file), arg: spec.arg } : harness;
-      const before = guest.restarts;
-      const r = await guest.sweep(target, options);
-      if (!leaks) return { ...r, kmemleak: { checked: false, enabled: false, why: 'not checked (leaks: false)', unattributed: [] } };
-      // a crash rebooted the guest and took kmemleak's state: sweep again, without the crashes
-      const checked = guest.restarts === before ? r : await guest.sweep(target, { ...options, skip: r.crashes.map((c) => c.nth) });
-      const k = await guest.kmemleakCheck();
-      const a = attributeLeaks([checked], k.leaks, config.kmemleak.suppress);
-      return { ...r, leaks: a.results[0]!.leaks, kmemleak: { checked: true, enabled: k.enabled, why: k.why, unattributed: a.unattributed } };
+    raw: booted.guest,
+    async sweep(harness, { leaks, ...options } = {}) {
+      const b = await sweepBatch(booted, config, resolveTargets([harness]), { sweep: options, leaks });
+      const r = b.results[0]!;
+      if (!b.kmemleak) return { ...r, kmemleak: { checked: false, enabled: false, why: leaks === false ? 'not checked (leaks: false)' : 'not checked (kmemleak.check is off)', unattributed: [] } };
+      return { ...r, kmemleak: { checked: true, enabled: b.kmemleak.enabled, why: b.kmemleak.why, unattributed: b.kmemleak.unattributed } };
     },
   };
 }
 
-async function bootFor(config: Config): Promise<Guest> {
-  const kernel = await ensureKernel(config);
-  const modules = await modulesFor(kernel, config.modules);
-  const guest = await boot(config, { kernel });
-  try {
-    if (modules.length) await guest.loadModules(modules);
-  } catch (e) {
-    await guest.close();
-    throw e;
-  }
-  return guest;
-}
-
 /** A vitest `test` with a `guest` fixture: one guest per test file, booted on first use with
- * this config and shut down after the file's last test. Each test starts with kmemleak
- * cleared; every sweep puts the fault-injection settings it changed back and checks them. */
+ * this config and shut down after the file's last test. Each sweep's kmemleak check sees only
+ * its own leaks; every sweep puts the fault-injection settings it changed back and checks them. */
 export function createKernelTest(userConfig: UserConfig = {}) {
   return test.extend<{ $test: { guest: KernelGuest }; $file: { kfaultGuest: KernelGuest } }>({
     kfaultGuest: [
       // eslint-disable-next-line no-empty-pattern
       async ({}, use) => {
-        const config = parseConfig(userConfig);
-        const guest = await bootFor(config);
+        const config = checkedConfig(userConfig);
+        const booted = await bootGuest(config);
         try {
-          await use(wrap(guest, config));
+          await use(wrap(booted, config));
         } finally {
-          await guest.close();
+          await booted.guest.close();
         }
       },
       { scope: 'file' },
     ],
     guest: async ({ kfaultGuest }, use) => {
-      await kfaultGuest.raw.kmemleakClear();
       await use(kfaultGuest);
     },
   });

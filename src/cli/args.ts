@@ -1,8 +1,8 @@
 // Command-line flags -> a config object (validated by the same schema as config files).
 import { parseArgs } from 'node:util';
-import { ConfigError, parseConfig, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { readConfigFile } from './config-file.js';
-import { checkConfigPaths } from '../kernel/check-paths.js';
+import { checkedConfig } from '../sweep-batch.js';
 
 export const options = {
   config: { type: 'string' },
@@ -71,12 +71,12 @@ function knobFlags(faults: Record<string, Record<string, unknown>> | undefined, 
   return { ...faults, failslab: { ...faults?.failslab, ...knobs }, fail_page_alloc: { ...faults?.fail_page_alloc, ...knobs } };
 }
 
-/** The config file (if any) with flags on top, validated. */
+/** The config file (if any) with flags on top, validated as the library validates it. */
 export async function configFrom(flags: Flags, dir = process.cwd()): Promise<Config> {
   const file = await readConfigFile(flags.config, dir);
   const section = (k: string) => ({ ...((file[k] as object | undefined) ?? {}) }) as Record<string, unknown>;
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  const config = parseConfig({
+  return checkedConfig({
     ...file,
     kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }) },
     machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
@@ -89,7 +89,4 @@ export async function configFrom(flags: Flags, dir = process.cwd()): Promise<Con
     kmemleak: { ...section('kmemleak'), ...defined({ check: onOff('leaks', flags.leaks) }) },
     ...defined({ logDir: flags['log-dir'] }),
   });
-  const problems = checkConfigPaths(config);
-  if (problems.length) throw new ConfigError(problems);
-  return config;
 }

@@ -1,33 +1,29 @@
 // The kfault command line.
 import { writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { checkKernelSupports, ConfigError, formatProblems, type Config, type ConfigProblem } from '../config.js';
+import { basename } from 'node:path';
+import { ConfigError, formatProblems, type Config } from '../config.js';
 import { GuestError } from '../guest/guest.js';
-import { attributeLeaks } from '../attribution.js';
-import { compileHarness, HarnessCompileError, parseHarnessSpec } from '../harness/compile.js';
+import { HarnessCompileError } from '../harness/compile.js';
 import { writeHarnessTemplate } from '../harness/template.js';
 import { Progress } from '../progress.js';
-import { estimatedSteps, rememberSteps } from '../step-estimates.js';
 import { ModuleError, modulesFor } from '../kernel/modules.js';
-import type { UserHarness } from '../guest/guest.js';
 import { boot } from '../guest/boot.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
 import { kernelPathProblems } from '../kernel/check-paths.js';
 import { compareFailed, compareTable, leakText, parseKernelSpec } from '../compare.js';
 import { harnesses } from '../addon.js';
-import type { SweepResult } from '../protocol.js';
-import { readResultsFile, RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
+import { readResultsFile } from '../results-file.js';
+import { batchFailed, bootGuest, resolveTargets, runBatch, type Batch, type BootHooks } from '../sweep-batch.js';
 import { junit } from '../reports/junit.js';
 import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
-import { colorize, problems, randomTable, sweepTable, totalsLine } from '../report.js';
+import { colorize, randomTable, sweepTable, totalsLine } from '../report.js';
 import { groupLines, groupProblems } from '../reports/groups.js';
 import { configFrom, parse, type Flags } from './args.js';
 import { InitError, writeStartingConfig } from './init.js';
 import { resultsProblems } from '../repro/problems.js';
-import { kfaultVersion } from '../repro/version.js';
 import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
 
@@ -84,83 +80,16 @@ options:
 
 const err = (s: string) => process.stderr.write(s + '\n');
 
-interface Target {
-  name: string;
-  user?: UserHarness;
-}
-
-/** Catalogue names and user harness files ("file.c" or "file.c:ARG") -> what to sweep. */
-function targetsOf(names: string[]): Target[] {
-  const known = harnesses().map((h) => h.name);
-  const problems: ConfigProblem[] = [];
-  const targets = names.map((n): Target => {
-    const spec = parseHarnessSpec(n);
-    if (spec) return { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, user: { name: `${basename(spec.file)}${spec.arg ? `(${spec.arg})` : ''}`, library: compileHarness(spec.file), arg: spec.arg, source: resolve(spec.file) } };
-    if (!known.includes(n)) problems.push({ path: 'harness', message: `unknown harness '${n}'; expected a C file (FILE.c or FILE.c:ARG) or one of: ${known.join(', ')}` });
-    return { name: n };
-  });
-  if (problems.length) throw new ConfigError(problems);
-  return targets;
-}
-
-/** What a batch of sweeps found: the results file kfault sweep --json writes. */
-export type Batch = ResultsFile;
-
-async function sweepOn(config: Config, flags: Flags, names: string[], onResult: (r: SweepResult) => void): Promise<Batch> {
-  const targets = targetsOf(names);
-  const kernel = await ensureKernel(config);
-  const modules = await modulesFor(kernel, config.modules);
-  const start = Date.now();
-  if (process.stderr.isTTY) process.stderr.write(`kfault: booting ${kernel.image}\n`);
-  const guest = await boot(config, {
-    kernel,
+/** What the command line asks to see of a boot: --print-qemu, --console, and kfault's own lines. */
+function batchHooks(flags: Flags): BootHooks {
+  return {
+    log: err,
+    onBooting: (kernel) => {
+      if (process.stderr.isTTY) err(`kfault: booting ${kernel.image}`);
+    },
     onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined,
     onConsoleLine: flags.console ? (l) => err(`guest| ${l}`) : undefined,
-  });
-  const results: SweepResult[] = [];
-  let kmemleak: Batch['kmemleak'] = null;
-  try {
-    checkKernelSupports(config.faults, await guest.faultState('capabilities'));
-    if (modules.length) await guest.loadModules(modules);
-    err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s; ${guest.notes.join('; ')}`);
-    const all = targets.length ? targets : guest.catalogue.map((h): Target => ({ name: h.name }));
-    const bootOf: number[] = [];
-    for (const t of all) {
-      bootOf.push(guest.restarts);
-      const about = estimatedSteps(guest.kernel, t.name);
-      const progress = new Progress(`sweep ${t.name}`);
-      const r = await guest.sweep(t.user ?? t.name, { onStep: (s) => progress.update(`step ${s.nth}${about ? ` of about ${about}` : ''}`) });
-      progress.clear();
-      if (r.complete) rememberSteps(guest.kernel, t.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
-      results.push(r);
-      if (!config.kmemleak.check) onResult(r);
-    }
-    if (config.kmemleak.check) {
-      // kmemleak's state dies with a crashed guest: sweeps that ran (even partly) before the
-      // last reboot are swept again in this guest, without the steps that crashed, for leaks.
-      const checked = [...results];
-      for (const [i, t] of all.entries()) {
-        if (bootOf[i] === guest.restarts) continue;
-        err(`kfault: ${t.name}: sweeping again for kmemleak (a crash rebooted the guest after it ran)`);
-        checked[i] = await guest.sweep(t.user ?? t.name, { skip: results[i]!.crashes.map((c) => c.nth) });
-      }
-      err('kfault: kmemleak: scan, wait for the minimum object age, scan again');
-      const k = await guest.kmemleakCheck();
-      const a = attributeLeaks(checked, k.leaks, config.kmemleak.suppress);
-      for (const [i, r] of a.results.entries()) {
-        // A harness swept again whose first sweep did not crash: its steps are the second
-        // sweep's, the one the leaks came from (step numbers can differ between two boots, where
-        // a cache needs a new slab page in one and not in the other).
-        const again = checked[i] !== results[i] && results[i]!.crashes.length === 0;
-        results[i] = { ...(again ? checked[i]! : results[i]!), leaks: r.leaks };
-      }
-      kmemleak = { enabled: k.enabled, why: k.why, unattributed: a.unattributed, suppressed: a.suppressed.length, raw: k.raw };
-      for (const r of results) onResult(r);
-    }
-  } finally {
-    await guest.close();
-  }
-  return { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts, groups: groupProblems(results), kfault: kfaultVersion(), modules, problems: resultsProblems(results) };
+  };
 }
 
 /** What the kmemleak check found beyond the steps' own leaks. */
@@ -169,11 +98,6 @@ function kmemleakLine(k: Batch['kmemleak']): string {
   if (!k.enabled) return `kmemleak: FAILED: kmemleak is not working, so leaks were not checked: ${k.why}`;
   const extra = k.unattributed.length ? `; ${k.unattributed.length} leaks outside the sweep threads: ${leakText(k.unattributed)}` : '';
   return `kmemleak: checked after all sweeps (stacks not scanned)${k.suppressed ? `; ${k.suppressed} suppressed` : ''}${extra}`;
-}
-
-/** Exit status of a batch: 1 when any step leaked, crashed, warned or hung, or kmemleak failed. */
-export function batchFailed(b: Batch): boolean {
-  return b.results.some((r) => problems(r).length > 0) || (b.kmemleak !== null && !b.kmemleak.enabled);
 }
 
 async function compare(config: Config, flags: Flags, names: string[]): Promise<number> {
@@ -187,7 +111,7 @@ async function compare(config: Config, flags: Flags, names: string[]): Promise<n
   const sides = [];
   for (const side of [a, b]) {
     err(`kfault: sweeping on ${side.label}`);
-    const r = await sweepOn({ ...config, kernel: side.kernel, sweep, kmemleak: { ...config.kmemleak, check: true } }, flags, names, () => {});
+    const r = await runBatch({ ...config, kernel: side.kernel, sweep, kmemleak: { ...config.kmemleak, check: true } }, names, batchHooks(flags));
     const leaks = r.kmemleak?.enabled ? [...r.results.flatMap((x) => x.leaks.map((l) => l.leak)), ...r.kmemleak.unattributed] : null;
     sides.push({ label: side.label, kernel: r.kernel, results: r.results, leaks });
   }
@@ -210,14 +134,12 @@ function injectorsNamed(config: Config): string {
 }
 
 async function globalMode(config: Config, flags: Flags, names: string[]): Promise<number> {
-  const targets = targetsOf(names).filter((t) => {
+  const targets = resolveTargets(names).filter((t) => {
     if (t.user) throw new ConfigError([{ path: 'harness', message: `${t.name}: global mode runs catalogue harnesses only` }]);
     return true;
   });
-  const kernel = await ensureKernel(config);
-  const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined });
+  const { guest } = await bootGuest(config, batchHooks(flags));
   try {
-    checkKernelSupports(config.faults, await guest.faultState('capabilities'));
     const out = [];
     for (const t of targets.length ? targets : [{ name: 'pipe2' }]) {
       const r = await guest.stress(t.name, config.sweep.seconds);
@@ -237,8 +159,15 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
   if (config.sweep.mode === 'global') return globalMode(config, flags, names);
   const start = Date.now();
   const color = process.stdout.isTTY && !process.env.NO_COLOR ? colorize : (t: string) => t;
-  const r = await sweepOn(config, flags, names, (one) => {
-    if (!flags.json) console.log(color(one.mode === 'random' ? randomTable(one) : sweepTable(one)) + '\n');
+  const r = await runBatch(config, names, {
+    ...batchHooks(flags),
+    onSweep: (name, about) => {
+      const progress = new Progress(`sweep ${name}`);
+      return { step: (s) => progress.update(`step ${s.nth}${about ? ` of about ${about}` : ''}`), end: () => progress.clear() };
+    },
+    onResult: (one) => {
+      if (!flags.json) console.log(color(one.mode === 'random' ? randomTable(one) : sweepTable(one)) + '\n');
+    },
   });
   if (flags.junit) writeFileSync(flags.junit, junit(r));
   if (flags.ktap) writeFileSync(flags.ktap, ktap(r));

@@ -1,10 +1,10 @@
 // The agent's side of the 'bench' request (bench/): run a benchmark program in the guest, under
 // a sweep's fault settings when asked, and say when the guest got where during its boot.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { BenchResult, BootMarks, Request } from '../protocol.js';
 import { FAIL_NTH_SETTINGS, hasAttr, optInSettings, withFaultSettings } from './faults.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
+import { kmsgRecords } from './kmsg.js';
 
 export type BenchRequest = Extract<Request, { type: 'bench' }>;
 
@@ -14,29 +14,9 @@ export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 /** When the kernel ran init, from its log (read once; null when the record is gone). */
 let initExec: number | null | undefined;
 function initExecMs(): number | null {
-  if (initExec !== undefined) return initExec;
-  initExec = null;
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(8192);
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
-        break;
-      }
-      if (n <= 0) break;
-      // "prio,seq,usec,flags;text"
-      const rec = buf.toString('utf8', 0, n);
-      if (/;Run \S+ as init process/.test(rec)) {
-        initExec = Number(rec.split(',')[2]) / 1000;
-        break;
-      }
-    }
-  } finally {
-    closeSync(fd);
+  if (initExec === undefined) {
+    const usec = kmsgRecords().find((r) => /^Run \S+ as init process/.test(r.text))?.usec;
+    initExec = usec === undefined ? null : usec / 1000;
   }
   return initExec;
 }

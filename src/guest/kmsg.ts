@@ -1,9 +1,9 @@
 // Small reads of kernel state in the guest.
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseKmemleakReport, type Leak } from '../kmsg/kmemleak-report.js';
+import { loadBinding } from '../native.js';
 
 const KMEMLEAK = '/sys/kernel/debug/kmemleak';
-import { constants } from 'node:fs';
 
 const KMEMLEAK_SAYS = /kmemleak|memory leak detector|Memory pool empty/i;
 
@@ -63,35 +63,27 @@ export function kmemleakEnabled(): boolean {
 }
 
 /** Starts reading /dev/kmsg from now; the returned function gives the message texts since
- * and closes it (called again, it returns nothing). */
+ * and closes it (called again, it returns nothing). The reader is native/kmsg.c's, the sweep's. */
 export function openKmsg(): () => string[] {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  // skip what was logged before
-  try {
-    const buf = Buffer.alloc(8192);
-    for (;;) readSync(fd, buf);
-  } catch {
-    /* EAGAIN: at the end */
-  }
+  const fd = loadBinding().kmsgOpen(false);
   let closed = false;
   return () => {
-    const lines: string[] = [];
-    if (closed) return lines;
+    if (closed) return [];
     closed = true;
-    const buf = Buffer.alloc(8192);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
-        break;
-      }
-      if (n <= 0) break;
-      const rec = buf.toString('utf8', 0, n);
-      lines.push(rec.slice(rec.indexOf(';') + 1).split('\n')[0]!);
+    try {
+      return loadBinding().kmsgRead(fd).map((r) => r.text);
+    } finally {
+      closeSync(fd);
     }
-    closeSync(fd);
-    return lines;
   };
+}
+
+/** Every record still in the kernel's log buffer, oldest first: timestamp (us since boot) and text. */
+export function kmsgRecords(): Array<{ usec: number; text: string }> {
+  const fd = loadBinding().kmsgOpen(true);
+  try {
+    return loadBinding().kmsgRead(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

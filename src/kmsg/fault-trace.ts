@@ -46,7 +46,17 @@ const TRACING = /^(trace_\w+|__trace_\w+|__traceiter_\w+|trace_event_\w+|event_t
 /** kmemleak's functions that allocate its metadata (6.12), and its API prefix. */
 const KMEMLEAK = /^(kmemleak_\w+|__create_object|create_object\w*|__alloc_object|__link_object|mem_pool_alloc|add_scan_area)$/;
 
-/** An allocator's or kmemleak's own frame: never where an object was allocated. */
+/** "slab_alloc_node.isra.0+0x94/0xa5 [mod]" -> "slab_alloc_node" */
+export function functionOf(frame: string): string {
+  return frame
+    .trim()
+    .replace(/^\? /, '')
+    .split(/[+ ]/)[0]!
+    .replace(/(\.(isra|constprop|part|cold|lto_priv|llvm)\.\d+)+$/, '');
+}
+
+/** An allocator's or kmemleak's own frame (a function name, as functionOf gives it): never
+ * where an object was allocated. The one such list: leaks, groups and compare all use it. */
 export function isAllocatorFrame(name: string): boolean {
   return MACHINERY.test(name) || KMEMLEAK.test(name);
 }

@@ -6,7 +6,7 @@
 // in. Each group says how often it was hit, at which steps, and where the injected faults struck.
 import { z } from 'zod';
 import { leakSummary } from '../attribution.js';
-import { isAllocatorFrame } from '../kmsg/fault-trace.js';
+import { functionOf, isAllocatorFrame } from '../kmsg/fault-trace.js';
 import type { Leak } from '../kmsg/kmemleak-report.js';
 import type { SweepResult } from '../protocol.js';
 import { problems, type Problem } from '../report.js';
@@ -32,15 +32,6 @@ export const ProblemGroup = z.strictObject({
   occurrences: z.array(z.strictObject({ harness: z.string(), nth: z.number().int().positive().nullable(), text: z.string() })),
 });
 export type ProblemGroup = z.infer<typeof ProblemGroup>;
-
-/** "slab_alloc_node.isra.0+0x94/0xa5 [mod]" -> "slab_alloc_node" */
-export function functionOf(frame: string): string {
-  return frame
-    .trim()
-    .replace(/^\? /, '')
-    .split(/[+ ]/)[0]!
-    .replace(/(\.(isra|constprop|part|cold|lto_priv|llvm)\.\d+)+$/, '');
-}
 
 /** What varies between two runs of the same bug, taken out of a title. */
 export function normalizeTitle(s: string): string {

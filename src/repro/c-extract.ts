@@ -1,6 +1,6 @@
 // Pieces of kfault's own C sources, taken from the files themselves (never copied by hand), for
 // the reproducers: a built-in harness from native/harnesses.c with just what it needs, kfault.h's
-// structs, and sweep.c's per-run context handling.
+// structs, sweep.c's per-run context handling, and the kernel-log reader of native/kmsg.c.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
@@ -205,4 +205,14 @@ export function builtinHarnessC(name: string): string {
     '/* from native/sweep.c: the per-run context, reset before each run and released after it */',
     ...fromSweep.map((t) => t + '\n'),
   ].join('\n');
+}
+
+/** native/kmsg.c, the one /dev/kmsg reader, standalone: its callback type from kfault.h instead of the include. */
+export function kmsgReaderC(): string {
+  const header = readFileSync(join(NATIVE, 'kfault.h'), 'utf8');
+  const typedef = /^typedef void \(\*kf_kmsg_fn\)[^;]*;$/m.exec(header)?.[0];
+  if (!typedef) throw new Error(`${join(NATIVE, 'kfault.h')}: no kf_kmsg_fn typedef`);
+  const reader = readFileSync(join(NATIVE, 'kmsg.c'), 'utf8');
+  if (!reader.includes('#include "kfault.h"\n')) throw new Error(`${join(NATIVE, 'kmsg.c')}: no #include "kfault.h"`);
+  return reader.replace('#include "kfault.h"\n', `${typedef}\n`);
 }

@@ -10,7 +10,7 @@ import { kernelCmdline } from '../guest/qemu.js';
 import { packageRoot } from '../paths.js';
 import type { SweepResult } from '../protocol.js';
 import type { ResultsFile } from '../results-file.js';
-import { builtinHarnessC } from './c-extract.js';
+import { builtinHarnessC, kmsgReaderC } from './c-extract.js';
 import { notReproducible, reproFileName, resultsProblems, type ReproKind } from './problems.js';
 
 export const TEMPLATE = join(packageRoot, 'src/repro/repro-template.c');
@@ -247,9 +247,10 @@ export function generateRepro(file: ResultsFile, t: ReproTarget, o: { resultsPat
   };
   marker('HARNESS');
   marker('DATA');
+  marker('KMSG');
   // the template's own opening comment is about the template
   const driver = template.replace(/^\/\*[\s\S]*?\*\/\n/, '');
-  const text = `${header}\n#define _GNU_SOURCE\n` + driver.replace('/*@@HARNESS@@*/', () => harness).replace('/*@@DATA@@*/', () => data);
+  const text = `${header}\n#define _GNU_SOURCE\n` + driver.replace('/*@@HARNESS@@*/', () => harness).replace('/*@@DATA@@*/', () => data).replace('/*@@KMSG@@*/', () => kmsgReaderC());
   return { file: name, text, build };
 }
 

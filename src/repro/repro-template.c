@@ -1,8 +1,9 @@
 /* kfault reproducer: the driver part. `kfault repro` fills in the @@...@@ markers (the header,
- * the harness, this problem's settings) and writes one standalone C file; nothing here needs
- * kfault, Node or the addon. The step itself mirrors native/sweep.c: setup, an unarmed warm-up
- * run, then fail-nth armed around one run, read back, disarmed; pinned to one CPU, with the
- * thread named kf-setup, kf#<nth>, kf-teardown as kfault names it. */
+ * the harness, this problem's settings, native/kmsg.c's kernel-log reader) and writes one
+ * standalone C file; nothing here needs kfault, Node or the addon. The step itself mirrors
+ * native/sweep.c: setup, an unarmed warm-up run, then fail-nth armed around one run, read back,
+ * disarmed; pinned to one CPU, with the thread named kf-setup, kf#<nth>, kf-teardown as kfault
+ * names it. */
 /*@@HARNESS@@*/
 
 #include <dirent.h>
@@ -460,47 +461,40 @@ static void kfr_apply_plan(void)
 	}
 }
 
-/* --- the kernel log: a reader that starts now, and what it has read */
+/* --- the kernel log: native/kmsg.c's reader (kf_kmsg_open, kf_kmsg_drain), as kfault reads it */
+/*@@KMSG@@*/
+
 static int kfr_kmsg_open(void)
 {
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return kf_kmsg_open(0);
+}
 
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
+struct kfr_log {
+	char **log;
+	size_t *len;
+};
+
+static void kfr_keep_record(void *opaque, unsigned long long usec, const char *text, size_t tl)
+{
+	struct kfr_log *l = opaque;
+	char *grown = realloc(*l->log, *l->len + tl + 1);
+
+	(void)usec;
+	if (!grown)
+		return;
+	*l->log = grown;
+	memcpy(*l->log + *l->len, text, tl);
+	*l->len += tl;
+	(*l->log)[*l->len] = '\0';
 }
 
 /* Appends the message texts logged since the last call, one per line. */
 static void kfr_kmsg_drain(int fd, char **log, size_t *len)
 {
-	char rec[8192];
+	struct kfr_log l = { log, len };
 
-	if (fd < 0)
-		return;
-	for (;;) {
-		ssize_t n = read(fd, rec, sizeof(rec) - 1);
-		char *text, *end, *grown;
-		size_t tl;
-
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return;
-		rec[n] = '\0';
-		text = strchr(rec, ';');
-		if (!text)
-			continue;
-		text++;
-		end = strchr(text, '\n');
-		tl = end ? (size_t)(end - text) + 1 : strlen(text);
-		grown = realloc(*log, *len + tl + 1);
-		if (!grown)
-			return;
-		*log = grown;
-		memcpy(*log + *len, text, tl);
-		*len += tl;
-		(*log)[*len] = '\0';
-	}
+	if (fd >= 0)
+		kf_kmsg_drain(fd, kfr_keep_record, &l);
 }
 
 /* --- the step, in a child process of its own (so that an oops or a crash of the harness

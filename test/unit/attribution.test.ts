@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allocatedAt, attributeLeaks, leakSummary } from '../../src/attribution.js';
+import { leakText } from '../../src/compare.js';
+import { leakTitle } from '../../src/reports/groups.js';
 import { parseKmemleakReport } from '../../src/kmsg/kmemleak-report.js';
 import type { Step, SweepResult } from '../../src/protocol.js';
 
@@ -50,5 +52,16 @@ describe('leak attribution', () => {
     expect(cut).toHaveLength(1);
     expect(cut[0]!.comm).toBe('kf#3');
     expect(cut[0]!.frames.length).toBeLessThan(leak!.frames.length);
+  });
+
+  it('one allocator list: compare, the sweep and the groups name the same site, past kvmalloc and kmemdup too', () => {
+    // what 6.12 prints for a kvmalloc'ed table and a kmemdup'ed buffer (the allocators' own
+    // frames first); compare's own prefix list once stopped at __kvmalloc_node_noprof
+    const kv = { ...leak!, frames: ['kmemleak_alloc+0x4e/0x80', '__kmalloc_node_noprof+0x2b1/0x3a0', '__kvmalloc_node_noprof+0x4b/0x160', 'alloc_fdtable+0x82/0x120', 'dup_fd+0x2f1/0x3c0'] };
+    const dup = { ...leak!, frames: ['kmemleak_alloc+0x4e/0x80', '__kmalloc_node_track_caller_noprof+0x1e1/0x3a0', 'kmemdup_noprof+0x24/0x50', 'leaky.constprop.0+0x11/0x6f [kfault_test]', 'kfault_test_ioctl+0x30/0x50 [kfault_test]'] };
+    expect(allocatedAt(kv)).toBe('alloc_fdtable+0x82 <- dup_fd');
+    expect(allocatedAt(dup)).toBe('leaky.constprop.0+0x11 <- kfault_test_ioctl');
+    expect(leakText([kv, dup])).toBe(`2 (${2 * leak!.size} bytes; allocated at alloc_fdtable+0x82 <- dup_fd, leaky.constprop.0+0x11 <- kfault_test_ioctl)`);
+    expect([leakTitle(kv), leakTitle(dup)]).toEqual(['memory leak in alloc_fdtable', 'memory leak in leaky']);
   });
 });

@@ -44,7 +44,7 @@ describe('compare', () => {
     expect(text.split('\n').slice(3)).toEqual([
       'harness  A points  A failed  A tolerated  A absorbed  A crashes  A hangs  A oopses  A leaks  A ms  B points  B failed  B tolerated  B absorbed  B crashes  B hangs  B oopses  B leaks  B ms',
       'pipe2           3         1            0           2          0        0         1        0    10         1         1            0           0          0        0         0        0    10',
-      'leaks (kmemleak, after all sweeps): A 1 (64 bytes; allocated at alloc_pipe_info+0x66/0x1a0); B not checked: kmemleak is off or disabled itself',
+      'leaks (kmemleak, after all sweeps): A 1 (64 bytes; allocated at alloc_pipe_info+0x66); B not checked: kmemleak is off or disabled itself',
       'problems:',
       '  A pipe2 nth=1  (no call site: neither logged nor traced)  ENOMEM  warning: WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2',
     ]);

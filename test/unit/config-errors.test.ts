@@ -1,10 +1,13 @@
 // Bad configs as a user writes them, through the CLI: the exact text printed, exit code 2, and
-// nothing built or booted (every case here fails before kfault looks for a kernel).
+// nothing built or booted (every case here fails before kfault looks for a kernel). The library
+// (runBatch, ConfigSchema) refuses each with the same text.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, ConfigSchema } from '../../src/config.js';
+import { checkedConfig, resolveTargets, runBatch } from '../../src/sweep-batch.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kfault-config-'));
@@ -41,6 +44,9 @@ describe('bad configs: the exact text, exit 2, nothing boots', () => {
     ['a kernel tree that is not one', { kernel: { tree: '/usr' } }, ['kernel.tree: /usr is not a Linux source tree (no Makefile)']],
     ['a kernel tree that does not exist', { kernel: { tree: '/nonexistent/linux' } }, ['kernel.tree: /nonexistent/linux does not exist; expected a Linux source tree']],
     ['a fragment that does not exist', { kernel: { fragments: ['/nonexistent/debug.config'] } }, ['kernel.fragments.0: /nonexistent/debug.config does not exist; expected a Kconfig fragment (CONFIG_X=y lines)']],
+    ['an image that is not a kernel', { kernel: { image: bin } }, [`kernel.image: ${bin} is neither a bzImage nor an ELF vmlinux`]],
+    ['a module that does not exist', { modules: ['/nonexistent/mod'] }, ['modules.0.path: /nonexistent/mod does not exist; expected a kbuild directory or a .ko']],
+    ['a tree and an image', { kernel: { tree: '/usr', image: bin } }, ['kernel.image: give either kernel.tree or kernel.image, not both']],
     [
       'every problem at once, one per line',
       { machine: { cpus: 0, accel: 'xen' }, sweep: { mode: 'random', iterations: 0 }, faults: { failslab: { probability: -1, verbose: 3 } } },
@@ -60,7 +66,29 @@ describe('bad configs: the exact text, exit 2, nothing boots', () => {
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
     });
+
+    it(`${what}: the library refuses it with the same text`, async () => {
+      expect(() => checkedConfig(config as object)).toThrow(ConfigError); // so runBatch cannot get as far as a build
+      const e = await runBatch(config as object, ['pipe2']).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(`${(e as Error).message}\n`).toBe(printed(...lines));
+    });
   }
+
+  it("the schema's own errors are the cross-field checks too, at the paths the CLI names", () => {
+    const r = ConfigSchema.safeParse({ faults: { failslab: { probability: 10 } } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['faults.failslab.probability', 'fail-nth ignores probability; it applies with sweep.mode random or global']]);
+  });
+
+  it('an unknown harness: the CLI and runBatch name it and the catalogue alike', async () => {
+    const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe3'], { encoding: 'utf8', cwd: dir });
+    expect(r.status).toBe(2);
+    expect(() => resolveTargets(['pipe3'])).toThrow(ConfigError); // so runBatch cannot get as far as a boot
+    const e = await runBatch({}, ['pipe3']).catch((x: unknown) => x);
+    expect(`${(e as Error).message}\n`).toBe(r.stderr);
+    expect(r.stderr).toMatch(/^invalid kfault configuration:\n {2}harness: unknown harness 'pipe3'; expected a C file/);
+  });
 
   it('flags on top of the file are checked the same way', () => {
     const r = withConfig({ sweep: { mode: 'random' } }, '--probability', '101');
