@@ -1,7 +1,7 @@
 // Whether the guest's kernel zeroes heap allocations (init_on_alloc). Without it kmalloc'd memory
 // keeps what it held while free, and kmemleak counts such stale words as references: a real leak
 // then goes unreported (bench: leak-detection). Read from the line mm_init prints at boot.
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { kmsgRecords } from './kmsg.js';
 
 /** "mem auto-init: stack:off, heap alloc:on, heap free:off" -> true; null when not printed. */
 export function heapAllocZeroed(kernelLog: string[]): boolean | null {
@@ -12,32 +12,9 @@ export function heapAllocZeroed(kernelLog: string[]): boolean | null {
   return null;
 }
 
-/** The kernel log from its start (as far as the ring buffer still holds it), message texts only. */
-function bootLog(): string[] {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const lines: string[] = [];
-  const buf = Buffer.alloc(8192);
-  try {
-    for (let i = 0; i < 100_000; i++) {
-      let n: number;
-      try {
-        n = readSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue; // overwritten records
-        break; // EAGAIN: at the end
-      }
-      const record = buf.subarray(0, n).toString('utf8');
-      lines.push(record.slice(record.indexOf(';') + 1).split('\n')[0]!);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return lines;
-}
-
 /** Why this guest's kmemleak check can miss leaks; null when heap allocations are zeroed. */
 export function leakCheckWhy(): string | null {
-  const zeroed = heapAllocZeroed(bootLog());
+  const zeroed = heapAllocZeroed(kmsgRecords().map((r) => r.text));
   if (zeroed) return null;
   return zeroed === false
     ? 'heap allocations are not zeroed (init_on_alloc is off): stale pointers in kmalloc\'d memory can hide leaks from kmemleak'
