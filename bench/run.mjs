@@ -669,7 +669,7 @@ function markdown(r) {
   }
   const ld = r.sections['leak-detection'];
   if (ld) {
-    p(`**Leak detection** (the test module's planted leak, harness.c:leak at nth=3: sweep, kmemleak check, ${ld.rounds} times in one guest, the leaks reported so far put aside before each (`kmemleakClear()`); ${when(ld)}; \`npm run bench -- --only leak-detection\`)`);
+    p(`**Leak detection** (the test module's planted leak, harness.c:leak at nth=3: sweep, kmemleak check, ${ld.rounds} times in one guest, the leaks reported so far put aside before each (\`kmemleakClear()\`); ${when(ld)}; \`npm run bench -- --only leak-detection\`)`);
     p();
     p('| guest | planted leak reported | checks that missed it |');
     p('|---|---|---|');
