@@ -2,9 +2,11 @@
 // npm run bench: kfault against the alternatives, side by side, as ratios measured in one run.
 // Writes bench/results.json and bench/results.md (the table the README shows).
 //
-//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build,determinism,leak-detection] [--rounds N]
+//   node bench/run.mjs [--only sweep,profile,boot,leak,memory,build,determinism,leak-detection,chaos] [--rounds N]
 //   (determinism: BENCH_DETERMINISM_ROUNDS fresh guests, default 20; leak-detection: BENCH_LEAK_ROUNDS
-//   checks per setting in one guest, default 20)
+//   checks per setting in one guest, default 20; chaos: BENCH_CHAOS_RUNS killed runs, default 20,
+//   schedule seeded by BENCH_CHAOS_SEED, default the time; not in the default set: it kills kfault
+//   on purpose)
 //   node bench/run.mjs --readme   (only write bench/results.md from results.json and put it into README.md)
 //   env: BENCH_ONLY, BENCH_ROUNDS (default 5), BENCH_COLD_BUILD=1 (also time a kernel build
 //        from an empty kfault cache and an empty ccache: about 5 minutes more on 2 cores),
@@ -31,6 +33,7 @@ import { attributeLeaks } from '../dist/attribution.js';
 import { cacheDir } from '../dist/paths.js';
 import { determinismSection } from './determinism.mjs';
 import { leakDetectionSection } from './leak-detection.mjs';
+import { chaosSection } from './chaos.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const here = join(root, 'bench');
@@ -38,12 +41,13 @@ const bin = join(cacheDir(), 'bench');
 const resultsJson = join(here, 'results.json');
 const resultsMd = join(here, 'results.md');
 
-const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build', 'determinism', 'leak-detection'];
+const SECTIONS = ['sweep', 'profile', 'boot', 'leak', 'memory', 'build', 'determinism', 'leak-detection', 'chaos'];
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'chaos');
 const flag = (name) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const only = (flag('only') ?? process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const only = (flag('only') ?? process.env.BENCH_ONLY ?? DEFAULT_SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section '${s}'; expected some of ${SECTIONS.join(',')}`);
 const ROUNDS = Number(flag('rounds') ?? process.env.BENCH_ROUNDS ?? 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: expected a whole number >= 1');
@@ -677,6 +681,19 @@ function markdown(r) {
     p(`| allocations not zeroed (\`init_on_alloc=0\`) | ${ld.noInitOnAlloc.found}/${ld.noInitOnAlloc.rounds} | ${ld.noInitOnAlloc.missed.join(', ') || '–'} |`);
     p();
   }
+  const c = r.sections.chaos;
+  if (c) {
+    p(`**Chaos** (\`kfault sweep\` of a pipe2 harness killed ${c.killed} times at random moments, seed ${c.seed}: SIGINT ${c.bySignal.SIGINT}, SIGTERM ${c.bySignal.SIGTERM}, SIGKILL ${c.bySignal.SIGKILL}; in the harness build ${c.byPhase.build}, boot ${c.byPhase.boot}, sweep ${c.byPhase.sweep}, recovery from a hung step ${c.byPhase.recovery}, kmemleak check ${c.byPhase.kmemleak}; ${when(c)}; \`npm run bench -- --only chaos\`)`);
+    p();
+    p('| after each kill | goal | found |');
+    p('|---|---|---|');
+    p(`| QEMU processes of the killed run still alive (a guest that survives could hold armed faults) | 0 | **${c.qemuOrphans}** |`);
+    p(`| kills that left temp dirs or scratch files ($TMPDIR, .kfault/, cache tmp/, half-written harness builds) | 0 | **${c.runsWithLeftovers}**${c.runsWithLeftovers ? ` (${c.kills.filter((k) => k.leftovers.length).map((k) => `run ${k.run}, ${k.planned.signal} in ${k.killedIn}: ${k.leftovers.map((f) => f.split('/').pop()).join(', ')}`).join('; ')})` : ''} |`);
+    p(`| left at the end, after the next run | 0 | **${c.leftoversAtEnd.length}** |`);
+    p(`| the next run, no manual step (a whole sweep and kmemleak check) | works | **${c.nextRunWorked ? 'works' : 'FAILED'}** (${c.nextRun}) |`);
+    p(`| slowest exit after SIGINT or SIGTERM | | ${ms(c.maxExitMs)} |`);
+    p();
+  }
   const mem = r.sections.memory;
   if (mem) {
     const mib = (kib) => (kib === null || kib === undefined || !Number.isFinite(kib) ? '–' : `${Math.round(kib / 1024)} MiB`);
@@ -711,6 +728,12 @@ function spliceReadme(md) {
   return true;
 }
 
+function chaosRun() {
+  const seed = Number(process.env.BENCH_CHAOS_SEED ?? Date.now() % 1e9);
+  log(`chaos: seed ${seed} (again with BENCH_CHAOS_SEED=${seed})`);
+  return chaosSection(Number(process.env.BENCH_CHAOS_RUNS ?? 20), seed, log);
+}
+
 async function main() {
   log(`sections: ${only.join(', ')}; rounds: ${ROUNDS}`);
   const programs = buildPrograms();
@@ -720,7 +743,7 @@ async function main() {
   const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
   const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
   const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
-  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log), 'leak-detection': () => leakDetectionSection(config, kernel, Number(process.env.BENCH_LEAK_ROUNDS ?? 20), log) };
+  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log), 'leak-detection': () => leakDetectionSection(config, kernel, Number(process.env.BENCH_LEAK_ROUNDS ?? 20), log), chaos: () => chaosRun() };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     const date = new Date().toISOString();

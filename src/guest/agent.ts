@@ -1,10 +1,11 @@
 // The guest agent: runs as a child of the guest's init, serves the host over virtio-serial.
 import { createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
+import { MAX_MESSAGE_BYTES } from './channel.js';
 import { runCommand } from './command.js';
+import { requestLines } from './request-lines.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
@@ -163,9 +164,23 @@ async function main(): Promise<void> {
   send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy() });
   bootMarks.readyMs = monotonicMs();
 
-  const lines = createInterface({ input: createReadStream('', { fd, autoClose: false }) });
   // Requests are served one at a time, in order: a sweep owns the fault state while it runs.
-  for await (const line of lines) {
+  const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
+  try {
+    await serve(requests, send);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'KFAULT_PROTOCOL') throw e;
+    // A line past the bound: nothing after it can be read as a request. Said to the host as a
+    // line that is no message (its reader fails with KFAULT_PROTOCOL, quoting it, and kills QEMU).
+    flush();
+    writeAll(`kfault agent: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+async function serve(requests: AsyncIterable<string>, send: (msg: AgentMessage) => void): Promise<void> {
+  for await (const line of requests) {
     if (!line.trim()) continue;
     let req: Request;
     try {
@@ -185,7 +200,6 @@ async function main(): Promise<void> {
     }
     if (req.type === 'shutdown') break;
   }
-  process.exit(0);
 }
 
 main().catch((e) => {

@@ -1,6 +1,6 @@
 // boot(): start QEMU on a kernel image, wait for the guest agent, hand back a Guest.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
@@ -25,14 +25,18 @@ export interface BootOptions {
 }
 
 const live = new Set<ChildProcess>();
+/** socket dirs not yet removed: QEMU has not connected yet */
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 
-/** No orphan QEMU: killed with the host process (PDEATHSIG via setpriv, and exit/signal hooks). */
+/** No orphan QEMU and no socket dir left: both go with the host process (PDEATHSIG via
+ * setpriv, and exit/signal hooks; a socket dir lives only until QEMU has connected). */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of live) c.kill('SIGKILL');
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
@@ -40,6 +44,39 @@ function installExitHook(): void {
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
     });
   }
+}
+
+function removeSocketDir(dir: string): void {
+  liveDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A socket dir lives for the moment QEMU takes to connect: one older than this was left by a
+ * kfault that was killed (SIGKILL) in that moment. */
+const STALE_SOCKET_DIR_MS = 60_000;
+
+/** Removes such dirs in base: kfault-XXXXXX, ours, holding nothing but agent sockets. */
+export function removeStaleSocketDirs(base: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(base).filter((n) => /^kfault-[A-Za-z0-9]{6}$/.test(n));
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const dir = join(base, n);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || now - st.mtimeMs < STALE_SOCKET_DIR_MS) continue;
+      if (!readdirSync(dir).every((f) => /^agent-\w+-\d+\.sock$/.test(f))) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // gone meanwhile, or not ours to look into
+    }
+  }
+  return removed;
 }
 
 function qemuVersion(): string {
@@ -80,14 +117,28 @@ let machines = 0;
 const SOCKET_NAME_MAX = 'agent-kvm-99999.sock'.length;
 export function socketDir(base = tmpdir()): string {
   for (const dir of [base, '/tmp']) {
-    if (join(dir, 'kfault-XXXXXX', SOCKET_NAME_MAX.toString().padEnd(SOCKET_NAME_MAX, 'x')).length <= 107) return mkdtempSync(join(dir, 'kfault-'));
+    if (join(dir, 'kfault-XXXXXX', SOCKET_NAME_MAX.toString().padEnd(SOCKET_NAME_MAX, 'x')).length <= 107) {
+      removeStaleSocketDirs(dir);
+      return mkdtempSync(join(dir, 'kfault-'));
+    }
   }
   throw new Error(`no directory for the agent's unix socket: ${base} and /tmp give paths longer than a unix socket takes (107 bytes); set TMPDIR to a shorter path`);
 }
 
-async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
+async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, probeKvm: boolean): Promise<Machine> {
+  installExitHook();
+  const sockDir = socketDir();
+  liveDirs.add(sockDir);
   const socketPath = join(sockDir, `agent-${accel}-${++machines}.sock`);
-  const channel = await AgentChannel.listen(socketPath);
+  let channel: AgentChannel;
+  try {
+    channel = await AgentChannel.listen(socketPath);
+  } catch (e) {
+    removeSocketDir(sockDir);
+    throw e;
+  }
+  // once QEMU is connected, the path is not needed: nothing is left on disk if kfault is killed
+  void channel.whenConnected().then(() => removeSocketDir(sockDir));
   const args = qemuArgs({
     qemu: QEMU,
     accel,
@@ -124,6 +175,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   const fail = (reason: string): never => {
     child.kill('SIGKILL');
     channel.close();
+    removeSocketDir(sockDir);
     const e = new BootError(`${accel}: ${reason}`, log.lastLines());
     e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
     throw e;
@@ -144,10 +196,10 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
 }
 
 /** A fresh QEMU after a crash: same kernel, accelerator and console log. */
-async function restart(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string): Promise<Machine> {
+async function restart(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog): Promise<Machine> {
   log.line(`kfault: booting a fresh guest (${accel})`);
   try {
-    return await startOnce(config, o, accel, log, sockDir, false);
+    return await startOnce(config, o, accel, log, false);
   } catch (e) {
     throw new BootError(`the guest did not boot again after a crash: ${(e as Error).message}\nconsole log: ${log.path}`, log.lastLines());
   }
@@ -161,18 +213,17 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
   const plan = planAccel(config.machine.accel, config.machine.accel === 'auto' ? (kvmDeviceUsable() ?? knownKvmFailure(version)) : null);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const log = new ConsoleLog(resolve(config.logDir, `console-${stamp}-${process.pid}.log`), o.onConsoleLine);
-  const sockDir = socketDir();
   const notes = [plan.note];
   try {
     for (const [i, accel] of plan.order.entries()) {
       const last = i === plan.order.length - 1;
       try {
-        const machine = await startOnce(config, o, accel, log, sockDir, accel === 'kvm' && !last);
+        const machine = await startOnce(config, o, accel, log, accel === 'kvm' && !last);
         if (accel === 'kvm' && config.machine.accel === 'auto') rememberKvm(version, true, 'a guest booted');
         if (machine.ready.siteTraceWhy) notes.push(`faults in __GFP_NOWARN allocations get no call site: ${machine.ready.siteTraceWhy}`);
         if (machine.ready.leakCheckWhy) notes.push(`kmemleak may miss leaks: ${machine.ready.leakCheckWhy}`);
         for (const n of notes) o.onNote?.(n);
-        return new Guest({ machine, restart: () => restart(config, o, accel, log, sockDir), accel, log, sockDir, config, notes, kernel: o.kernel });
+        return new Guest({ machine, restart: () => restart(config, o, accel, log), accel, log, config, notes, kernel: o.kernel });
       } catch (e) {
         // a guest that failed after its kernel started would fail under TCG the same way
         if (last || !(e instanceof BootError) || !e.kvmFault) throw e;
@@ -182,7 +233,6 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<G
     }
     throw new Error('no accelerator to try');
   } catch (e) {
-    rmSync(sockDir, { recursive: true, force: true });
     await log.close();
     if (e instanceof BootError) {
       throw new BootError(`the guest did not boot: ${e.message}\nconsole log: ${log.path}\n--- last console lines ---\n${e.consoleLog}`, e.consoleLog);

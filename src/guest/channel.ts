@@ -16,11 +16,13 @@ export class AgentChannel {
   private readyWaiters: Array<(r: Ready) => void> = [];
   private ready?: Ready;
   private failure?: Error;
+  private connectedWaiters: Array<() => void> = [];
 
   private constructor(private readonly server: Server) {
     server.on('connection', (socket) => {
       if (this.socket) return socket.destroy();
       this.socket = socket;
+      for (const w of this.connectedWaiters.splice(0)) w();
       boundedLines(socket, {
         maxBytes: MAX_MESSAGE_BYTES,
         mode: 'fail',
@@ -66,6 +68,12 @@ export class AgentChannel {
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     p.resolve(msg);
+  }
+
+  /** Resolves once QEMU has connected (its socket's path is then no longer needed). */
+  whenConnected(): Promise<void> {
+    if (this.socket) return Promise.resolve();
+    return new Promise((resolve) => this.connectedWaiters.push(resolve));
   }
 
   whenReady(): Promise<Ready> {

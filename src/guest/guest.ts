@@ -1,7 +1,6 @@
 // A booted kfault guest: typed requests to its agent, crash recovery, and a close() that always
 // stops QEMU.
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Kernel } from '../kernel/build.js';
 import { faultBeforeCrash, parseConsoleCrash, stepOfComm } from '../kmsg/crash.js';
@@ -48,7 +47,6 @@ interface GuestParts {
   restart: () => Promise<Machine>;
   accel: Accel;
   log: ConsoleLog;
-  sockDir: string;
   config: Config;
   notes: string[];
   kernel: Kernel;
@@ -359,7 +357,6 @@ export class Guest implements AsyncDisposable {
       const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await this.exited;
       clearTimeout(killed);
-      rmSync(this.p.sockDir, { recursive: true, force: true });
       await this.p.log.close();
     })();
     return this.closing;

@@ -1,7 +1,7 @@
 // Users' harnesses: one C file, compiled on the host into a shared object the guest dlopens.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { cacheDir } from '../paths.js';
 
@@ -37,6 +37,32 @@ function buildKey(src: string, cc: string[]): string {
   return createHash('sha256').update(JSON.stringify([cc, which, version, HARNESS_CFLAGS])).update(pre.stdout).digest('hex').slice(0, 12);
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Half-written builds (NAME.so.tmp-PID) of a kfault that was killed while its compiler ran:
+ * removed when their process is gone. */
+export function removeStaleBuilds(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => {
+    const m = /\.so\.tmp-(\d+)$/.exec(n);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  });
+  for (const n of stale) rmSync(join(dir, n), { force: true });
+  return stale.map((n) => join(dir, n));
+}
+
 /** Compiles file (cached by everything that goes into the build) and returns the shared object's path. */
 export function compileHarness(file: string, ccVar = process.env.CC || 'cc'): string {
   const src = resolve(file);
@@ -47,9 +73,11 @@ export function compileHarness(file: string, ccVar = process.env.CC || 'cc'): st
   const so = join(dir, `${basename(src, '.c')}-${hash}.so`);
   if (existsSync(so)) return so;
   mkdirSync(dir, { recursive: true });
+  removeStaleBuilds(dir);
   const tmp = `${so}.tmp-${process.pid}`;
   const r = spawnSync(cc[0]!, [...cc.slice(1), ...HARNESS_CFLAGS, '-o', tmp, src], { encoding: 'utf8' });
   if (r.error) throw new HarnessCompileError(`cannot run the C compiler '${cc.join(' ')}' ($CC): ${r.error.message}`);
+  if (r.status !== 0) rmSync(tmp, { force: true });
   if (r.status !== 0) throw new HarnessCompileError(`harness ${src} does not compile (${cc.join(' ')} ${HARNESS_CFLAGS.join(' ')}):\n${r.stderr.trim()}`);
   renameSync(tmp, so);
   return so;
