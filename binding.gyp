@@ -25,7 +25,7 @@
     {
       "target_name": "kfault-harness-runner",
       "type": "executable",
-      "sources": ["native/harness-runner.c", "native/guest.c", "native/sweep.c", "native/user.c"],
+      "sources": ["native/harness-runner.c", "native/guest.c", "native/sweep.c", "native/kmsg.c", "native/user.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_c": ["-std=gnu11"],
