@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attrs.h"
+#include "command-addon.h"
 #include "errors.h"
 #include "kfault.h"
 
@@ -315,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("stress", Napi::Function::New(env, Stress));
 	exports.Set("loadModule", Napi::Function::New(env, LoadModule));
 	InitAttrs(env, exports);
+	InitCommand(env, exports);
 	return exports;
 }
 

@@ -1,0 +1,74 @@
+// kfault command --sweep [--call NAME[:K]] [--timeout MS] [--max-calls N] -- CMD ARGS...
+import { checkKernelSupports, ConfigError, type Config } from '../config.js';
+import { boot } from '../guest/boot.js';
+import { checkedCommandSweep } from '../command/checked.js';
+import { ensureKernel } from '../kernel/build.js';
+import { modulesFor } from '../kernel/modules.js';
+import { Progress } from '../progress.js';
+import { colorize, problems, sweepTable, totalsLine } from '../report.js';
+import { groupLines, groupProblems } from '../reports/groups.js';
+import { resultsProblems } from '../repro/problems.js';
+import { kfaultVersion } from '../repro/version.js';
+import { RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
+import { leakText } from '../compare.js';
+import type { Flags } from './args.js';
+
+const err = (s: string) => process.stderr.write(s + '\n');
+
+function wholeNumber(flags: Flags, flag: 'timeout' | 'max-calls', min: number, max: number): number | undefined {
+  const v = flags[flag];
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError([{ path: `--${flag}`, message: `expected a whole number from ${min} to ${max}, got '${v}'` }]);
+  return Number(v);
+}
+
+export async function commandSweepMain(config: Config, flags: Flags, argv: string[]): Promise<number> {
+  if (!argv.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault command --sweep [--call NAME[:K]] [--timeout MS] [--max-calls N] -- CMD ARGS...' }]);
+  const timeoutMs = wholeNumber(flags, 'timeout', 100, 3_600_000);
+  const maxCalls = wholeNumber(flags, 'max-calls', 1, 512);
+  const kernel = await ensureKernel(config);
+  const modules = await modulesFor(kernel, config.modules);
+  const start = Date.now();
+  const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined, onConsoleLine: flags.console ? (l) => err(`guest| ${l}`) : undefined });
+  try {
+    checkKernelSupports(config.faults, await guest.faultState('capabilities'));
+    if (modules.length) await guest.loadModules(modules);
+    err(`kfault: guest up (${guest.kernel}, ${guest.accel}) in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    const progress = new Progress('command --sweep');
+    const r = await checkedCommandSweep(guest, argv, {
+      call: flags.call,
+      timeoutMs,
+      maxCalls,
+      leaks: config.kmemleak.check,
+      suppress: config.kmemleak.suppress,
+      onStep: (label, s) => progress.update(`${label}: step ${s.nth}`),
+    });
+    progress.clear();
+    const results = r.results;
+    const kmemleak = r.kmemleak.checked ? { enabled: r.kmemleak.enabled, why: r.kmemleak.why, unattributed: r.kmemleak.unattributed, suppressed: r.kmemleak.suppressed, raw: r.kmemleak.raw } : null;
+    const file: ResultsFile = { schema: RESULTS_SCHEMA, kernel: guest.kernel, accel: guest.accel, results, kmemleak, restarts: guest.restarts, groups: groupProblems(results), kfault: kfaultVersion(), modules, problems: resultsProblems(results) };
+    const calls = r.trace.syscalls.map((c) => `${c.name} x${c.count}`).join(', ');
+    const traced = `${r.path}: unarmed, exit ${r.trace.run.exitCode} in ${Math.round(r.trace.run.ms)} ms; its syscalls after execve: ${calls}`;
+    if (flags.json) {
+      err(traced);
+      console.log(JSON.stringify(file, null, 2));
+    } else {
+      const color = process.stdout.isTTY && !process.env.NO_COLOR ? colorize : (t: string) => t;
+      console.log(`command: ${argv.join(' ')}\n${traced}\n`);
+      for (const x of results) console.log(color(sweepTable(x)) + '\n');
+      const k = kmemleak;
+      console.log(
+        [
+          ...r.notSwept.map((n) => `not swept: ${n}`),
+          ...groupLines(file.groups),
+          !k ? 'kmemleak: not checked (kmemleak.check is off)' : !k.enabled ? `kmemleak: FAILED: kmemleak is not working, so leaks were not checked: ${k.why}` : `kmemleak: checked after the sweep (stacks not scanned)${k.unattributed.length ? `; ${k.unattributed.length} leaks outside the program's runs: ${leakText(k.unattributed)}` : ''}`,
+          ...(guest.restarts ? [`the guest was booted again ${guest.restarts} time(s) after a crash or hang`] : []),
+          totalsLine(results, Date.now() - start).replace(/ harnesses swept:/, ` calls swept (${argv[0]}):`),
+        ].join('\n'),
+      );
+    }
+    return results.some((x) => problems(x).length > 0) || (kmemleak !== null && !kmemleak.enabled) ? 1 : 0;
+  } finally {
+    await guest.close();
+  }
+}
