@@ -301,7 +301,7 @@ export const CommandResult = z.strictObject({
       run: z.number().int().positive(),
       ...ProgramRun.shape,
       /** every injected fault the kernel traced during the run, with the syscall it struck */
-      faults: z.array(FaultSite.extend({ syscall: z.string().nullable() })),
+      faults: z.array(FaultSite.extend({ syscall: z.string().nullable(), pid: z.number().int().nullable() })),
       /** oopses, BUGs, warnings the kernel logged during the run */
       problems: z.array(z.string()),
       /** the kernel log of the run (fault dumps, warnings), message texts one per line */

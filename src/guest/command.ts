@@ -79,6 +79,27 @@ async function logged(fn: () => Promise<NativeCommandRun>): Promise<{ r: NativeC
   }
 }
 
+/** Each fault dump names the task it struck ("CPU: 0 UID: 0 PID: 87 Comm: echo ..."), after its
+ * FAULT_INJECTION line: the faults in order, each with its task's pid. */
+function withTasks<T>(kmsg: string, faults: T[]): (T & { pid: number | null })[] {
+  const pids: (number | null)[] = [];
+  let open = false;
+  for (const line of kmsg.split('\n')) {
+    if (line.startsWith('FAULT_INJECTION: forcing a failure')) {
+      if (open) pids.push(null);
+      open = true;
+      continue;
+    }
+    const m = open ? /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: /.exec(line) : null;
+    if (m) {
+      pids.push(Number(m[1]));
+      open = false;
+    }
+  }
+  if (open) pids.push(null);
+  return faults.map((f, i) => ({ ...f, pid: pids[i] ?? null }));
+}
+
 /** random mode: the program runs times, each run with make-it-fail set once it has exec'd. */
 export async function runCommand(req: CommandRequest, work: string): Promise<CommandResult> {
   const settings = commandSettings(req);
@@ -92,7 +113,7 @@ export async function runCommand(req: CommandRequest, work: string): Promise<Com
       runs.push({
         run: i,
         ...programRun(r, req.timeoutMs),
-        faults: parseFaultSites(kmsg).map((f) => ({ ...f, syscall: syscallOfFault(f.frames) })),
+        faults: withTasks(kmsg, parseFaultSites(kmsg)).map((f) => ({ ...f, syscall: syscallOfFault(f.frames) })),
         problems: kernelProblems(kmsg),
         kmsg,
       });
