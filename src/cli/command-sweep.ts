@@ -63,7 +63,7 @@ export async function commandSweepMain(config: Config, flags: Flags, argv: strin
           ...groupLines(file.groups),
           !k ? 'kmemleak: not checked (kmemleak.check is off)' : !k.enabled ? `kmemleak: FAILED: kmemleak is not working, so leaks were not checked: ${k.why}` : `kmemleak: checked after the sweep (stacks not scanned)${k.unattributed.length ? `; ${k.unattributed.length} leaks outside the program's runs: ${leakText(k.unattributed)}` : ''}`,
           ...(guest.restarts ? [`the guest was booted again ${guest.restarts} time(s) after a crash or hang`] : []),
-          totalsLine(results, Date.now() - start).replace(/ harnesses swept:/, ` calls swept (${argv[0]}):`),
+          totalsLine(results, Date.now() - start).replace(/ harnesses swept:/, ` call${results.length === 1 ? '' : 's'} swept (${argv[0]}):`),
         ].join('\n'),
       );
     }

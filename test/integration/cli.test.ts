@@ -42,12 +42,16 @@ describe('kfault sweep on the real guest', () => {
     expect(out.runs).toHaveLength(3);
     for (const run of out.runs) {
       expect(run).toMatchObject({ started: true, execError: null });
-      // times=1: exactly one fault per run, in the program's own task (its pid in the fault
-      // dump), inside one of its syscalls or page faults: never execve, which had succeeded
-      expect(run.faults).toHaveLength(1);
-      expect(run.threads).toContain(run.faults[0]!.pid);
-      expect(run.faults[0]!.syscall).not.toBeNull();
-      expect(run.faults[0]!.syscall).not.toMatch(/^execve/);
+      // times=1 for each of failslab and fail_page_alloc: one or two faults per run, in the
+      // program's own task (its pid in the fault dump), inside one of its syscalls or page
+      // faults: never execve, which had succeeded
+      expect(run.faults.length).toBeGreaterThanOrEqual(1);
+      expect(run.faults.length).toBeLessThanOrEqual(2);
+      for (const f of run.faults) {
+        expect(run.threads).toContain(f.pid);
+        expect(f.syscall).not.toBeNull();
+        expect(f.syscall).not.toMatch(/^execve/);
+      }
       expect(run.problems).toEqual([]);
     }
   }, 300_000);

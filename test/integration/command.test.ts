@@ -36,11 +36,15 @@ describe('kfault command on the real guest', () => {
     expect(r).toHaveRunTheProgram();
     for (const run of r.runs) {
       expect(run.output).toMatch(/^pipe2: /m);
-      expect(run.faults).toHaveLength(1);
-      // in the program's own task, in one of its syscalls or page faults, after its execve
-      expect(run.threads).toContain(run.faults[0]!.pid);
-      expect(run.faults[0]!.syscall).not.toBeNull();
-      expect(run.faults[0]!.syscall).not.toMatch(/^execve/);
+      // times=1 for each of failslab and fail_page_alloc: one or two faults, in the program's own
+      // task, in one of its syscalls or page faults, after its execve
+      expect(run.faults.length).toBeGreaterThanOrEqual(1);
+      expect(run.faults.length).toBeLessThanOrEqual(2);
+      for (const f of run.faults) {
+        expect(run.threads).toContain(f.pid);
+        expect(f.syscall).not.toBeNull();
+        expect(f.syscall).not.toMatch(/^execve/);
+      }
     }
   }, 600_000);
 
