@@ -55,7 +55,10 @@ export async function commandSweepMain(config: Config, flags: Flags, argv: strin
     } else {
       const color = process.stdout.isTTY && !process.env.NO_COLOR ? colorize : (t: string) => t;
       console.log(`command: ${argv.join(' ')}\n${traced}\n`);
-      for (const x of results) console.log(color(sweepTable(x)) + '\n');
+      // with no --call most syscalls reach no failure point: one line each, not a table
+      const quiet = results.filter((x) => x.complete && !x.steps.some((s) => s.injected) && !problems(x).length && !x.crashes.length);
+      for (const x of results) if (!quiet.includes(x)) console.log(color(sweepTable(x)) + '\n');
+      if (quiet.length) console.log(`no failure point in the swept call of: ${quiet.map((x) => x.harness.slice(x.harness.lastIndexOf(': ') + 2)).join(', ')}\n`);
       const k = kmemleak;
       console.log(
         [
