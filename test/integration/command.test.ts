@@ -121,4 +121,21 @@ describe('kfault command on the real guest', () => {
     const pipe2 = r.results.find((x) => x.syscall === 'pipe2')!;
     expect(new Set(pipe2.steps.filter((s) => s.injected).map((s) => s.errno))).toEqual(new Set(['ENFILE', 'ENOMEM']));
   }, 900_000);
+
+  kernelTest('a run past its time limit is killed, with all it started, and is a hang of its step', async ({ guest }) => {
+    // mkfifo runs in a child of the shell (fork, exec: traced too); when it fails, the shell waits
+    const r = await guest.sweepCommand(['/bin/sh', '-c', 'mkfifo f || sleep 60'], { call: 'mknodat', timeoutMs: 3000, leaks: false });
+    const x = r.results[0]!;
+    const hung = x.steps.filter((s) => s.command!.timedOut);
+    expect(hung.length).toBeGreaterThan(0);
+    expect(hung.map((s) => s.errno)).toEqual(x.steps.filter((s) => s.errno).map((s) => s.errno));
+    for (const s of hung) {
+      expect(s.command!.signal).toBe('SIGKILL');
+      expect(s.command!.ms).toBeLessThan(10_000);
+      expect(s.command!.threads.length).toBeGreaterThanOrEqual(3); // sh, mkfifo, sleep
+    }
+    expect(problems(x).filter((p) => p.kind === 'hang').map((p) => p.nth)).toEqual(hung.map((s) => s.nth));
+    expect(() => expect(r).toHandleEveryFailure()).toThrow(/hang in /);
+    expect(x.complete).toBe(true);
+  }, 600_000);
 });
