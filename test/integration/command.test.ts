@@ -138,4 +138,17 @@ describe('kfault command on the real guest', () => {
     expect(() => expect(r).toHandleEveryFailure()).toThrow(/hang in /);
     expect(x.complete).toBe(true);
   }, 600_000);
+
+  kernelTest("the module's WARN and oops through the ioctl program: tied to their steps; the oops reboots the guest and the sweep goes on", async ({ guest }) => {
+    const warn = (await guest.sweepCommand([program('kfault-ioctl'), 'warn'], { call: 'ioctl', leaks: false })).results[0]!;
+    expect(problems(warn)).toEqual([{ nth: 2, kind: 'warning', text: expect.stringMatching(/^WARNING: CPU: \d+ PID: \d+ at .*kfault_test\.c:\d+ warny\+/) }]);
+    const before = guest.raw.restarts;
+    const oops = (await guest.sweepCommand([program('kfault-ioctl'), 'oops'], { call: 'ioctl', leaks: false })).results[0]!;
+    expect(oops.crashes).toHaveLength(1);
+    expect(oops.crashes[0]).toMatchObject({ nth: 2, kind: 'oops', headline: expect.stringMatching(/^BUG: kernel NULL pointer dereference/) });
+    expect(oops.crashes[0]!.at).toMatch(/^oopsy\+0x[0-9a-f]+\/0x[0-9a-f]+ \[kfault_test\]$/);
+    expect(oops.steps.map((s) => [s.nth, s.errno])).toEqual([[1, 'ENOMEM'], [3, 'ENOMEM'], [4, null]]);
+    expect(oops.complete).toBe(true);
+    expect(guest.raw.restarts).toBe(before + 1);
+  }, 600_000);
 });
