@@ -12,6 +12,8 @@ import { kfaultVersion } from '../repro/version.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../results-file.js';
 import { leakText } from '../compare.js';
 import type { Flags } from './args.js';
+import { parseCallSpec, resolveProgram } from '../command/program.js';
+import { loadBinding } from '../native.js';
 
 const err = (s: string) => process.stderr.write(s + '\n');
 
@@ -22,10 +24,21 @@ function wholeNumber(flags: Flags, flag: 'timeout' | 'max-calls', min: number, m
   return Number(v);
 }
 
+/** Flags of one of kfault command's modes given to the other: an error, never ignored. */
+export function checkCommandFlags(flags: Flags): void {
+  const random = (['runs', 'probability', 'interval', 'times'] as const).filter((f) => flags[f] !== undefined);
+  const sweep = (['call', 'max-calls'] as const).filter((f) => flags[f] !== undefined);
+  if (flags.sweep && random.length) throw new ConfigError(random.map((f) => ({ path: `--${f}`, message: `is for random mode; --sweep runs the program once per failure point` })));
+  if (!flags.sweep && sweep.length) throw new ConfigError(sweep.map((f) => ({ path: `--${f}`, message: 'needs --sweep' })));
+}
+
 export async function commandSweepMain(config: Config, flags: Flags, argv: string[]): Promise<number> {
   if (!argv.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault command --sweep [--call NAME[:K]] [--timeout MS] [--max-calls N] -- CMD ARGS...' }]);
   const timeoutMs = wholeNumber(flags, 'timeout', 100, 3_600_000);
   const maxCalls = wholeNumber(flags, 'max-calls', 1, 512);
+  // before anything boots: a typo costs no guest
+  resolveProgram(argv[0]!);
+  if (flags.call !== undefined) parseCallSpec(flags.call, loadBinding().syscallNames());
   const kernel = await ensureKernel(config);
   const modules = await modulesFor(kernel, config.modules);
   const start = Date.now();

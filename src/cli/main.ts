@@ -30,7 +30,8 @@ import { resultsProblems } from '../repro/problems.js';
 import { kfaultVersion } from '../repro/version.js';
 import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
-import { commandSweepMain } from './command-sweep.js';
+import { checkCommandFlags, commandSweepMain } from './command-sweep.js';
+import { resolveProgram } from '../command/program.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -276,6 +277,7 @@ async function commandHarness(config: Config, flags: Flags, argv: string[]): Pro
     return n;
   };
   const o = { runs: num('runs', 1, 100_000, 10), probability: num('probability', 0, 100, 100), interval: num('interval', 1, 1_000_000, 1), times: num('times', -1, 1_000_000, 1), timeoutMs: num('timeout', 100, 3_600_000, 30_000) };
+  resolveProgram(argv[0]!); // before anything boots
   const kernel = await ensureKernel(config);
   const modules = await modulesFor(kernel, config.modules);
   const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined });
@@ -367,6 +369,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'repro':
         return repro(flags, rest);
       case 'command':
+        checkCommandFlags(flags);
         if (flags.sweep) return await commandSweepMain(await configFrom(flags), flags, rest);
         // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
         return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
