@@ -5,6 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/attrs.cc",
+        "native/command.c",
+        "native/command-addon.cc",
         "native/errors.cc",
         "native/guest.c",
         "native/harnesses.c",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attrs.h"
+#include "command-addon.h"
 #include "errors.h"
 #include "kfault.h"
 
@@ -356,6 +357,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("kmsgOpen", Napi::Function::New(env, KmsgOpen));
 	exports.Set("kmsgRead", Napi::Function::New(env, KmsgRead));
 	InitAttrs(env, exports);
+	InitCommand(env, exports);
 	return exports;
 }
 

@@ -141,6 +141,53 @@ int kf_stress(const struct kf_harness *h, const char *dir, long ms,
 int kf_lock_try(const char *path, const char *holder, struct kf_error *e);
 void kf_lock_release(int fd);
 
+
+/* kfault command (native/command.c): one run of an unmodified program under ptrace. */
+enum { KF_CMD_TRACE, KF_CMD_NTH, KF_CMD_RANDOM };
+#define KF_CMD_MAX_SYSCALLS 512
+#define KF_CMD_MAX_THREADS 256
+#define KF_CMD_OUTPUT_MAX 4096
+
+struct kf_cmd_opts {
+	const char *path;     /* the program, resolved (execve does not search PATH) */
+	char *const *argv;
+	const char *cwd;
+	long timeout_ms;      /* then every task of the run is killed (SIGKILL) */
+	int mode;             /* KF_CMD_TRACE, KF_CMD_NTH or KF_CMD_RANDOM */
+	int sysno, call, nth; /* KF_CMD_NTH: fail-nth = nth at the call-th call of syscall sysno */
+};
+
+struct kf_cmd_run {
+	int started;        /* the program's execve succeeded */
+	int exec_errno;     /* not started: why (0: unknown) */
+	int exit_code;      /* -1 when killed by a signal */
+	int signal;
+	int timed_out;      /* killed at timeout_ms */
+	int pid;
+	int armed;          /* KF_CMD_RANDOM: make-it-fail was set after the execve */
+	int reached;        /* KF_CMD_NTH: the call was reached and fail-nth written */
+	int tid;            /* the thread it was written for */
+	int injected;       /* fail-nth read back 0 */
+	long left;          /* what fail-nth read back (-1: could not be read) */
+	long ret;           /* the call's return value, -errno when it failed */
+	int exited_in_call; /* the thread ended inside the call (no syscall exit) */
+	long long ns;
+	unsigned counts[KF_CMD_MAX_SYSCALLS]; /* calls per syscall number, after the execve */
+	int order[KF_CMD_MAX_SYSCALLS];       /* syscall numbers in the order of their first call */
+	int nordered;
+	int threads[KF_CMD_MAX_THREADS];      /* every task traced */
+	int nthreads;
+	char output[KF_CMD_OUTPUT_MAX];       /* the tail of stdout and stderr, interleaved */
+	size_t output_len;
+	long long output_total;
+};
+
+/* Runs the program once; only in a kfault guest. Returns 0 (whatever the program did), or -1
+ * with *e filled when the run could not be made; nothing is left armed or running. */
+int kf_command_run(const struct kf_cmd_opts *o, struct kf_cmd_run *r, struct kf_error *e);
+const char *kf_syscall_name(int nr);
+int kf_syscall_number(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

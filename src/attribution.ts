@@ -1,5 +1,6 @@
 // Ties what kmemleak found after a batch of sweeps to the step that made each leak: the sweep
-// thread's pid (Step.tid) and its comm during the step, "kf#<nth>" (native/sweep.c).
+// thread's pid (Step.tid) and its comm during the step, "kf#<nth>" (native/sweep.c); for a
+// program's sweep, the tasks of the step's run (Step.command.threads).
 import { functionOf as fn, isAllocatorFrame } from './kmsg/fault-trace.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import type { SweepResult } from './protocol.js';
@@ -27,7 +28,12 @@ export function attributeLeaks(results: SweepResult[], leaks: Leak[], suppress: 
     const owner = [...out].reverse().find((r) => r.steps.some((s) => s.tid === leak.pid));
     if (owner && nth) owner.leaks.push({ nth: Number(nth[1]), leak });
     else if (owner && /^kf-(setup|teardown)$/.test(leak.comm)) owner.leaks.push({ nth: null, leak });
-    else unattributed.push(leak);
+    else {
+      // a program's sweep (kfault command --sweep): one run per step, each with tasks of its own
+      const run = [...out].reverse().flatMap((r) => r.steps.filter((s) => s.command?.threads.includes(leak.pid)).map((s) => ({ r, nth: s.nth })))[0];
+      if (run) run.r.leaks.push({ nth: run.nth, leak });
+      else unattributed.push(leak);
+    }
   }
   return { results: out, unattributed, suppressed };
 }

@@ -13,3 +13,6 @@ export { mergeResults } from './reports/merge.js';
 export { attributeLeaks, leakSummary } from './attribution.js';
 export { configJsonSchema, SCHEMA_REF } from './schema.js';
 export { groupProblems, groupLines, ProblemGroup, reportTitle, normalizeTitle } from './reports/groups.js';
+export { type CommandSweep, type CommandSweepCall } from './guest/guest.js';
+export { CommandResult, CommandTrace, CommandStep, ProgramRun } from './protocol.js';
+export { checkedCommandSweep, type CheckedCommandSweep } from './command/checked.js';

@@ -54,6 +54,53 @@ export interface NativeStress {
   ns: number;
 }
 
+/** One traced run of a program (native/command.c). */
+export interface NativeCommandOptions {
+  /** the program, resolved: execve does not search PATH */
+  path: string;
+  argv: string[];
+  cwd: string;
+  /** then every task of the run is killed */
+  timeoutMs: number;
+  /** trace: count its syscalls; nth: fail-nth = nth at the call-th call of syscall; random:
+   * make-it-fail once its execve succeeded */
+  mode: 'trace' | 'nth' | 'random';
+  syscall?: string;
+  call?: number;
+  nth?: number;
+}
+
+export interface NativeCommandRun {
+  /** the program's execve succeeded */
+  started: boolean;
+  /** not started: why (0: unknown) */
+  execErrno: number;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  pid: number;
+  /** random: make-it-fail was set once the program had exec'd */
+  armed: boolean;
+  /** nth: the call was reached and fail-nth written for its thread */
+  reached: boolean;
+  tid: number;
+  /** fail-nth read back 0: the nth fault point in the call was reached and failed */
+  injected: boolean;
+  left: number;
+  /** the call's return value: -errno when it failed */
+  ret: number;
+  /** the thread ended inside the call */
+  exitedInCall: boolean;
+  ns: number;
+  /** each syscall it made after its execve, in the order of first use, with its count */
+  syscalls: { nr: number; name: string; count: number }[];
+  /** every task traced (threads, children) */
+  threads: number[];
+  /** the tail of stdout and stderr (4 KiB at most) */
+  output: string;
+  outputBytes: number;
+}
+
 export interface NativeBinding {
   harnesses(): NativeHarness[];
   /** true only when /proc/cmdline carries the kfault guest marker */
@@ -79,6 +126,11 @@ export interface NativeBinding {
   kmsgOpen(fromStart: boolean): number;
   /** every record logged since the fd was opened or last read: timestamp (us since boot) and message text */
   kmsgRead(fd: number): Array<{ usec: number; text: string }>;
+  /** Runs a program once under ptrace (see NativeCommandOptions); rejects with KFAULT_NOT_GUEST
+   * outside a kfault guest, and when the run could not be made (fork, arming) */
+  commandRun(o: NativeCommandOptions): Promise<NativeCommandRun>;
+  /** x86_64 syscall names by number (null where none) */
+  syscallNames(): (string | null)[];
 }
 
 const require = createRequire(import.meta.url);

@@ -11,6 +11,39 @@ export const Harness = z.object({
 });
 export type Harness = z.infer<typeof Harness>;
 
+/** What a program did in one run of kfault command (src/guest/command.ts). */
+export const ProgramRun = z.strictObject({
+  /** the program's execve succeeded: it ran (faults are armed only after that) */
+  started: z.boolean(),
+  /** not started: the errno of its execve (or of the setup before it), e.g. "ENOENT" */
+  execError: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  /** killed at the run's time limit (timeoutMs): a hang */
+  timedOut: z.boolean(),
+  timeoutMs: z.number().int().positive(),
+  ms: z.number().nonnegative(),
+  pid: z.number().int(),
+  /** every task traced in the run: its threads and children */
+  threads: z.array(z.number().int()),
+  /** the tail of its stdout and stderr, interleaved */
+  output: z.string(),
+  outputBytes: z.number().int().nonnegative(),
+});
+export type ProgramRun = z.infer<typeof ProgramRun>;
+
+/** A step of a program's sweep (kfault command --sweep): the call armed, and the run. */
+export const CommandStep = ProgramRun.extend({
+  /** the syscall whose call-th call was armed with fail-nth */
+  syscall: z.string(),
+  call: z.number().int().positive(),
+  /** the run got to that call */
+  reached: z.boolean(),
+  /** what the call returned to the program: -errno when it failed, else its result */
+  ret: z.number().int(),
+});
+export type CommandStep = z.infer<typeof CommandStep>;
+
 export const Step = z.object({
   nth: z.number().int().positive(),
   ret: z.number().int().max(0),
@@ -26,6 +59,8 @@ export const Step = z.object({
   fault: FaultSite.nullable(),
   /** a fault that logged no trace (__GFP_NOWARN): what the allocation tracepoints recorded */
   trace: z.string().default(''),
+  /** a program's sweep: the call armed and what the program did; null for harnesses */
+  command: CommandStep.nullable().optional(),
 });
 export type Step = z.infer<typeof Step>;
 
@@ -148,8 +183,32 @@ const commandFields = {
   timeoutMs: z.number().int().min(100),
 };
 
+/** A program as the guest runs it: its path resolved on the host (the guest sees the same root). */
+const programFields = {
+  path: z.string().min(1),
+  argv: z.array(z.string()).min(1),
+  /** each run's time limit; then every task of the run is killed and the run is a hang */
+  timeoutMs: z.number().int().min(100),
+};
+
 export const Request = z.discriminatedUnion('type', [
-  z.strictObject({ id, type: z.literal('command'), ...commandFields }),
+  z.strictObject({ id, type: z.literal('command'), ...commandFields, path: z.string().min(1) }),
+  /** one unarmed traced run: does the program work, and which syscalls does it make */
+  z.strictObject({ id, type: z.literal('commandTrace'), ...programFields }),
+  /** fail-nth first, first+1, ... at the call-th call of syscall, one run each, until nothing is injected */
+  z.strictObject({
+    id,
+    type: z.literal('commandSweep'),
+    ...programFields,
+    syscall: z.string().min(1),
+    call: z.number().int().min(1),
+    first: z.number().int().min(1),
+    maxSteps: z.number().int().min(1).max(1_000_000),
+    skip: z.array(z.number().int().positive()),
+    faults: FaultsConfig,
+    kmemleakText: TextRange.nullable(),
+    kmemleakTextWhy: z.string(),
+  }),
   z.strictObject({
     id,
     type: z.literal('sweep'),
@@ -242,16 +301,13 @@ export const CommandResult = z.strictObject({
   runs: z.array(
     z.strictObject({
       run: z.number().int().positive(),
-      exitCode: z.number().int().nullable(),
-      signal: z.string().nullable(),
-      timedOut: z.boolean(),
-      ms: z.number().nonnegative(),
-      /** every injected fault the kernel traced during the run */
-      faults: z.array(FaultSite),
+      ...ProgramRun.shape,
+      /** every injected fault the kernel traced during the run, with the syscall it struck */
+      faults: z.array(FaultSite.extend({ syscall: z.string().nullable(), pid: z.number().int().nullable() })),
       /** oopses, BUGs, warnings the kernel logged during the run */
       problems: z.array(z.string()),
-      /** the end of its stdout and stderr */
-      output: z.string(),
+      /** the kernel log of the run (fault dumps, warnings), message texts one per line */
+      kmsg: z.string(),
     }),
   ),
 });
@@ -288,9 +344,18 @@ export const BenchResult = z.strictObject({
 export type BenchResult = z.infer<typeof BenchResult>;
 
 /** The result schema for each request type, checked by the host on every reply. */
+/** An unarmed traced run: the syscalls the program made after its execve, in order of first use. */
+export const CommandTrace = z.strictObject({
+  run: ProgramRun,
+  syscalls: z.array(z.strictObject({ name: z.string(), count: z.number().int().positive() })),
+});
+export type CommandTrace = z.infer<typeof CommandTrace>;
+
 export const ResultOf = {
   sweep: SweepDone,
   command: CommandResult,
+  commandTrace: CommandTrace,
+  commandSweep: SweepDone,
   faults: z.strictObject({
     /** snapshot: attribute -> value; capabilities: the attribute files that exist (value "") */
     state: z.record(z.string(), z.string()),

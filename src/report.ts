@@ -67,6 +67,7 @@ export function problems(r: SweepResult): Problem[] {
   // the step in which kmemleak gave up: no leak check after it can be trusted
   for (const s of r.steps) for (const l of s.kmsg.split('\n')) if (KMEMLEAK_DIED.test(l)) out.push({ nth: s.nth, kind: 'kmemleak', text: l.trim() });
   for (const s of r.steps) if (s.signal) out.push({ nth: s.nth, kind: 'signal', text: `the harness was killed by ${s.signal} (in user space; the sweep went on in a new process)` });
+  for (const s of r.steps) if (s.command?.timedOut) out.push({ nth: s.nth, kind: 'hang', text: `the program did not finish within ${s.command.timeoutMs} ms; it was killed` });
   const byStep = new Map<number | null, Leak[]>();
   for (const { nth, leak } of r.leaks) byStep.set(nth, [...(byStep.get(nth) ?? []), leak]);
   for (const [nth, leaks] of byStep) out.push({ nth, kind: 'leak', text: leakSummary(leaks) });
@@ -97,6 +98,15 @@ function site(s: Step): string {
   return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + tags;
 }
 
+/** "exit 1: mkfifo: cannot create fifo 'f': No space left on device": how the program ended, and its last line. */
+export function programCell(s: Step): string {
+  const c = s.command;
+  if (!c) return '';
+  const end = c.timedOut ? 'killed at timeout' : c.signal ? c.signal : `exit ${c.exitCode}`;
+  const last = c.output.trimEnd().split('\n').pop()!.trim();
+  return last ? `${end}: ${last.length > 70 ? `${last.slice(0, 67)}...` : last}` : end;
+}
+
 function outcome(p: Problem[]): string {
   return p.length ? p.map((x) => `${x.kind}: ${x.text}`).join('; ') : 'ok';
 }
@@ -114,13 +124,16 @@ export function problemLines(r: SweepResult): string[] {
 
 export function sweepTable(r: SweepResult): string {
   const all = problems(r);
-  const rows = [['nth', 'verdict', 'errno', 'call site', 'result']];
+  // a program's sweep: what the program did, after the call site
+  const program = r.steps.some((s) => s.command);
+  const rows = [['nth', 'verdict', 'errno', 'call site', ...(program ? ['program'] : []), 'result']];
   const nths = [...new Set([...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)])].sort((a, b) => a - b);
   for (const nth of nths) {
     const s = r.steps.find((x) => x.nth === nth);
     const here = all.filter((p) => p.nth === nth);
-    if (s) rows.push([String(nth), verdict(s, r), s.errno ?? '-', site(s), s.injected || here.length ? outcome(here) : '']);
-    else rows.push([String(nth), 'crashed', '-', r.crashes.find((c) => c.nth === nth)?.at ?? '-', outcome(here)]);
+    const did = program ? [s ? programCell(s) : '-'] : [];
+    if (s) rows.push([String(nth), verdict(s, r), s.errno ?? '-', site(s), ...did, s.injected || here.length ? outcome(here) : '']);
+    else rows.push([String(nth), 'crashed', '-', r.crashes.find((c) => c.nth === nth)?.at ?? '-', ...did, outcome(here)]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => '  ' + row.map((cell, i) => (i === 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());

@@ -6,8 +6,7 @@ import { GuestError } from '../guest/guest.js';
 import { HarnessCompileError } from '../harness/compile.js';
 import { writeHarnessTemplate } from '../harness/template.js';
 import { Progress } from '../progress.js';
-import { ModuleError, modulesFor } from '../kernel/modules.js';
-import { boot } from '../guest/boot.js';
+import { ModuleError } from '../kernel/modules.js';
 import { doctor, installMissing } from '../host.js';
 import { DEFAULT_KMEMLEAK_PATCH, ensureKernel } from '../kernel/build.js';
 import { kernelPathProblems } from '../kernel/check-paths.js';
@@ -26,6 +25,8 @@ import { InitError, writeStartingConfig } from './init.js';
 import { resultsProblems } from '../repro/problems.js';
 import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
+import { checkCommandFlags, commandSweepMain } from './command-sweep.js';
+import { resolveProgram } from '../command/program.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -36,7 +37,12 @@ commands:
                         a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
   command -- CMD ARGS   run a whole program under random injection (make-it-fail + task-filter,
-                        as failcmd.sh does): --runs N, --probability P, --interval N, --times N
+                        set once its own execve succeeded): --runs N, --probability P,
+                        --interval N, --times N, --timeout MS (per run)
+  command --sweep [--call NAME[:K]] -- CMD ARGS
+                        sweep an unmodified program under ptrace: fail-nth 1, 2, ... on the
+                        thread of the K-th call of syscall NAME (default: the first call of each
+                        distinct syscall, --max-calls N of them); --timeout MS per run
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
   repro FILE            a standalone C reproducer (cc, root, no kfault) for each leak, oops and
@@ -191,22 +197,21 @@ function batchFooter(r: Batch, ms: number): string {
 /** kfault command [--runs N] [--probability P] [--interval N] [--times N] -- CMD ARGS... */
 async function commandHarness(config: Config, flags: Flags, argv: string[]): Promise<number> {
   if (!argv.length) throw new ConfigError([{ path: 'argv', message: 'expected: kfault command [--runs N] [--probability P] [--interval N] [--times N] -- CMD ARGS...' }]);
-  const num = (flag: 'runs' | 'probability' | 'interval' | 'times', min: number, max: number, dflt: number) => {
+  const num = (flag: 'runs' | 'probability' | 'interval' | 'times' | 'timeout', min: number, max: number, dflt: number) => {
     const v = flags[flag];
     if (v === undefined) return dflt;
     const n = Number(v);
     if (!/^-?\d+$/.test(v) || n < min || n > max) throw new ConfigError([{ path: `--${flag}`, message: `expected a whole number from ${min} to ${max}, got '${v}'` }]);
     return n;
   };
-  const o = { runs: num('runs', 1, 100_000, 10), probability: num('probability', 0, 100, 100), interval: num('interval', 1, 1_000_000, 1), times: num('times', -1, 1_000_000, 1) };
-  const kernel = await ensureKernel(config);
-  const modules = await modulesFor(kernel, config.modules);
-  const guest = await boot(config, { kernel, onQemuCommand: flags['print-qemu'] ? (c) => err(c) : undefined });
+  const o = { runs: num('runs', 1, 100_000, 10), probability: num('probability', 0, 100, 100), interval: num('interval', 1, 1_000_000, 1), times: num('times', -1, 1_000_000, 1), timeoutMs: num('timeout', 100, 3_600_000, 30_000) };
+  resolveProgram(argv[0]!); // before anything boots
+  const { guest } = await bootGuest(config, batchHooks(flags));
   try {
-    if (modules.length) await guest.loadModules(modules);
     const r = await guest.command(argv, o);
     console.log(flags.json ? JSON.stringify(r, null, 2) : commandTable(r));
-    return r.runs.some((x) => x.problems.length) ? 1 : 0;
+    // a run in which the program did not start tested nothing: never "clean"
+    return r.runs.some((x) => x.problems.length || !x.started) ? 1 : 0;
   } finally {
     await guest.close();
   }
@@ -289,6 +294,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'repro':
         return repro(flags, rest);
       case 'command':
+        checkCommandFlags(flags);
+        if (flags.sweep) return await commandSweepMain(await configFrom(flags), flags, rest);
         // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
         return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
       case 'compare': {

@@ -4,17 +4,17 @@ import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { MAX_MESSAGE_BYTES } from './channel.js';
-import { runCommand } from './command.js';
+import { runCommand, sweepCommand, traceCommand } from './command.js';
 import { requestLines } from './request-lines.js';
+import { sweepSettings } from './sweep-settings.js';
 import { monotonicMs, runBench } from './bench.js';
-import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
+import { ALLOC_INJECTORS, faultStateRoundTrip, forgetFaultState, globalSettings, OPT_IN_INJECTORS, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
 import { globalModeProblems } from '../config.js';
 import { leakCheckWhy } from './mem-init.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
-import { planRefillFilter } from './refill-filter.js';
-import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
+import { resolveRange } from './kmemleak-filter.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
@@ -77,24 +77,20 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       return { state, attributes: Object.keys(state).length, changed: 0, mismatches: [] };
     }
     case 'sweep': {
-      const user = knobSettings(req.faults, resolveRange);
-      if (user.problems.length) throw Object.assign(new Error(user.problems.map((p) => `${p.path}: ${p.message}`).join('\n')), { code: 'KFAULT_CONFIG' });
+      const plan = sweepSettings(req, req.random ? randomSettings(injectorsInPlay(req.faults)) : undefined);
       ensureFaultTracing();
-      const probe = probeGuest();
-      for (const k of Object.keys(user.settings).filter((k) => /\/reject-start$/.test(k))) probe.userRejects.push(`${k}=${user.settings[k]} (config)`);
-      const plan = planKmemleakFilter(req.kmemleakText, req.kmemleakTextWhy, probe, kallsymsAddress);
-      // fail_page_alloc's one reject range goes to slab refills, which also covers kmemleak's
-      // own pages (its metadata comes from slab caches); failslab's stays on kmemleak's text
-      const refills = planRefillFilter(probe.stackFilter, probe.userRejects, resolveRange);
-      if (refills.applied && plan.filter.applied) plan.filter.note = plan.filter.note.replace('for failslab and fail_page_alloc', 'for failslab (and its pages through slab refills, which fail_page_alloc rejects)');
       const target = { harness: req.harness, library: req.library, arg: req.arg };
       const steps = { first: req.first, last: req.maxSteps, skip: req.skip, random: req.random };
-      const named = (inj: string) => req.faults[inj as keyof typeof req.faults] !== undefined;
-      const base = req.random ? randomSettings(injectorsInPlay(req.faults)) : { ...FAIL_NTH_SETTINGS, ...optInSettings(named, hasAttr) };
-      const result = await withFaultSettings({ ...base, ...plan.settings, ...refills.settings, ...user.settings }, () =>
-        addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })),
-      );
-      return { complete: result.complete, kmemleakFilter: plan.filter, refillFilter: refills.note };
+      const result = await withFaultSettings(plan.settings, () => addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })));
+      return { complete: result.complete, kmemleakFilter: plan.kmemleakFilter, refillFilter: plan.refillFilter };
+    }
+    case 'commandTrace':
+      return traceCommand(req, WORK_DIR);
+    case 'commandSweep': {
+      const plan = sweepSettings(req);
+      ensureFaultTracing();
+      const complete = await withFaultSettings(plan.settings, () => sweepCommand(req, WORK_DIR, (step) => send({ type: 'step', id: req.id, step })));
+      return { complete, kmemleakFilter: plan.kmemleakFilter, refillFilter: plan.refillFilter };
     }
     case 'shutdown':
       return null;

@@ -11,6 +11,7 @@ import {
   SweepOptions,
   type BenchResult,
   type CommandResult,
+  type CommandTrace,
   type Crash,
   type Harness,
   type KmemleakState,
@@ -19,6 +20,7 @@ import {
   type Step,
   type StepEvent,
   type StressResult,
+  type SweepDone,
   type SweepResult,
 } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
@@ -26,6 +28,9 @@ import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
 import { guestCmdline } from './boot.js';
 import { sweepSetup } from '../repro/setup.js';
+import { parseCallSpec, resolveProgram } from '../command/program.js';
+import { NO_RETURN } from './command-calls.js';
+import { loadBinding } from '../native.js';
 
 export class GuestError extends Error {
   constructor(message: string, readonly code: string, readonly details: Record<string, unknown> = {}) {
@@ -81,6 +86,38 @@ export interface KernelModule {
 }
 
 const MAX_CRASHES_PER_SWEEP = 20;
+/** A program's run, at most, in a sweep (then it is killed and the step is a hang). */
+const DEFAULT_RUN_TIMEOUT_MS = 20_000;
+/** A program's sweep with no call named: the first call of this many distinct syscalls, at most. */
+export const DEFAULT_MAX_CALLS = 64;
+
+export interface CommandSweepCall {
+  /** "pipe2" (its first call) or "ioctl:2" (its second); default: each distinct syscall's first call */
+  call?: string;
+  /** each run's time limit (default 20 s): then every task of the run is killed, a hang */
+  timeoutMs?: number;
+  /** with no call: how many distinct syscalls, at most (default 64) */
+  maxCalls?: number;
+  maxSteps?: number;
+  kmemleakFilter?: boolean;
+  faults?: FaultsConfig;
+  /** each step as the guest reports it, with the label of the call being swept */
+  onStep?: (label: string, step: Step) => void;
+  /** steps not to run, by label (known to crash the guest) */
+  skip?: Record<string, number[]>;
+}
+
+/** A program's sweep: its unarmed traced run, the calls swept, and one sweep result per call. */
+export interface CommandSweep {
+  argv: string[];
+  /** the program as the guest ran it */
+  path: string;
+  trace: CommandTrace;
+  calls: { syscall: string; call: number }[];
+  /** the program's syscalls that were not swept, and why */
+  notSwept: string[];
+  results: SweepResult[];
+}
 
 export class Guest implements AsyncDisposable {
   readonly accel: Accel;
@@ -166,6 +203,45 @@ export class Guest implements AsyncDisposable {
     const user = typeof harness === 'string' ? null : harness;
     const name = user ? user.name : (harness as string);
     const builtin = this.catalogue.find((h) => h.name === name);
+    const request = (first: number, skipped: number[]) => ({
+      type: 'sweep' as const,
+      harness: name,
+      library: user?.library ?? null,
+      arg: user?.arg ?? '',
+      first,
+      maxSteps: o.maxSteps,
+      skip: skipped,
+      random,
+      faults,
+      kmemleakText: o.kmemleakFilter ? text.range : null,
+      kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+    });
+    const r = await this.sweepSteps(name, skip, (first, skipped, onEvent) => this.call(request(first, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep);
+    return {
+      harness: name,
+      library: user?.library ?? null,
+      arg: user?.arg ?? null,
+      syscall: builtin?.syscall ?? 'kfault_run',
+      summary: builtin?.summary ?? `a user's harness (${user?.library})`,
+      maxSteps: o.maxSteps,
+      mode,
+      ...r,
+      leaks: [],
+      setup: sweepSetup({ faults, kmemleakFilter: o.kmemleakFilter, kmemleakText: text, systemMap: this.p.kernel.systemMap, source: user?.source, cmdline: guestCmdline(this.p.config) }),
+    };
+  }
+
+  /**
+   * The steps of one sweep, whatever is swept: send() asks the agent for the steps from first
+   * on. A step that crashes the guest or hangs it is recorded in crashes; the guest is booted
+   * again and the sweep goes on at the next step.
+   */
+  private async sweepSteps(
+    name: string,
+    skip: number[],
+    send: (first: number, skip: number[], onEvent: (e: StepEvent) => void) => Promise<SweepDone>,
+    onStep?: (step: Step) => void,
+  ): Promise<Pick<SweepResult, 'complete' | 'steps' | 'crashes' | 'ms' | 'kmemleakFilter' | 'refillFilter'>> {
     const steps = new Map<number, Step>();
     const crashes: Crash[] = [];
     const start = performance.now();
@@ -174,44 +250,19 @@ export class Guest implements AsyncDisposable {
     for (;;) {
       const mark = this.p.log.mark();
       try {
-        const done = await this.call(
-          {
-            type: 'sweep',
-            harness: name,
-            library: user?.library ?? null,
-            arg: user?.arg ?? '',
-            first,
-            maxSteps: o.maxSteps,
-            skip: [...skip, ...crashes.map((c) => c.nth)],
-            random,
-            faults,
-            kmemleakText: o.kmemleakFilter ? text.range : null,
-            kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
-          },
-          this.p.config.machine.stepTimeoutMs,
-          (e) => {
-            steps.set(e.step.nth, e.step);
-            tid = e.step.tid;
-            onStep?.(e.step);
-          },
-        );
+        const done = await send(first, [...skip, ...crashes.map((c) => c.nth)], (e) => {
+          steps.set(e.step.nth, e.step);
+          tid = e.step.tid;
+          onStep?.(e.step);
+        });
         this.lastSweepEnd = Date.now();
         return {
-          harness: name,
-          library: user?.library ?? null,
-          arg: user?.arg ?? null,
-          syscall: builtin?.syscall ?? 'kfault_run',
-          summary: builtin?.summary ?? `a user's harness (${user?.library})`,
-          maxSteps: o.maxSteps,
-          mode,
           complete: done.complete,
           steps: [...steps.values()].sort((a, b) => a.nth - b.nth),
-          leaks: [],
           crashes: crashes.sort((a, b) => a.nth - b.nth),
           ms: performance.now() - start,
           kmemleakFilter: done.kmemleakFilter,
           refillFilter: done.refillFilter,
-          setup: sweepSetup({ faults, kmemleakFilter: o.kmemleakFilter, kmemleakText: text, systemMap: this.p.kernel.systemMap, source: user?.source, cmdline: guestCmdline(this.p.config) }),
         };
       } catch (e) {
         if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;
@@ -272,12 +323,91 @@ export class Guest implements AsyncDisposable {
   }
 
   /**
-   * A whole program under random injection, runs times: make-it-fail + task-filter (inherited
-   * across fork/exec, as failcmd.sh does), since fail-nth is per thread and not inherited.
+   * A whole program under random injection, runs times. It starts under ptrace; once its own
+   * execve has succeeded it gets make-it-fail (inherited by its threads and children) with the
+   * injectors' task-filter, so faults strike the program only, never a wrapper.
    */
   command(argv: string[], o: { runs?: number; probability?: number; interval?: number; times?: number; timeoutMs?: number } = {}): Promise<CommandResult> {
     const req = { runs: 10, probability: 100, interval: 1, times: 1, timeoutMs: 30_000, ...o };
-    return this.call({ type: 'command', argv, ...req }, req.runs * (req.timeoutMs + 5_000) + 60_000);
+    return this.call({ type: 'command', path: resolveProgram(argv[0] ?? ''), argv, ...req }, req.runs * (req.timeoutMs + 5_000) + 60_000);
+  }
+
+  /** One unarmed traced run of a program: did it work, and which syscalls did it make. */
+  traceCommand(argv: string[], o: { timeoutMs?: number } = {}): Promise<CommandTrace> {
+    const timeoutMs = o.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    return this.call({ type: 'commandTrace', path: resolveProgram(argv[0] ?? ''), argv, timeoutMs }, timeoutMs + 60_000);
+  }
+
+  /**
+   * Sweeps an unmodified program: fail-nth 1, 2, ... on the thread that makes the call-th call
+   * of a syscall, one run of the program per failure point, until a run where the call reaches
+   * none. With no call: the first call of each distinct syscall the program makes (in the order
+   * of first use, up to maxCalls; not those that never return: exit, exit_group, execve...).
+   * One SweepResult per call swept; crashes and hangs of the guest are recovered from as for
+   * harnesses. The program must succeed unarmed (a traced run comes first).
+   */
+  async sweepCommand(argv: string[], o: CommandSweepCall = {}): Promise<CommandSweep> {
+    const path = resolveProgram(argv[0] ?? '');
+    const timeoutMs = o.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const chosen = o.call === undefined ? null : parseCallSpec(o.call, loadBinding().syscallNames());
+    const trace = await this.traceCommand(argv, { timeoutMs });
+    const what = argv.join(' ');
+    if (!trace.run.started) throw new GuestError(`${what}: the program did not start: execve: ${trace.run.execError}`, 'KFAULT_COMMAND_NOT_STARTED');
+    if (trace.run.timedOut || trace.run.signal || trace.run.exitCode !== 0) {
+      const end = trace.run.timedOut ? `did not finish within ${timeoutMs} ms` : trace.run.signal ? `was killed by ${trace.run.signal}` : `exited with ${trace.run.exitCode}`;
+      throw new GuestError(`${what}: with no fault injected the program ${end}; a sweep needs a program that succeeds unarmed. Its output:\n${trace.run.output}`, 'KFAULT_COMMAND_FAILS');
+    }
+    const made = (name: string) => trace.syscalls.find((c) => c.name === name)?.count ?? 0;
+    if (chosen && made(chosen.syscall) < chosen.call) {
+      const calls = trace.syscalls.map((c) => `${c.name} x${c.count}`).join(', ');
+      throw new GuestError(`${what}: the program made ${made(chosen.syscall)} ${chosen.syscall} call(s), so there is no call ${chosen.call} to sweep; its syscalls: ${calls}`, 'KFAULT_COMMAND_NO_CALL');
+    }
+    const maxCalls = o.maxCalls ?? DEFAULT_MAX_CALLS;
+    const candidates = chosen ? [chosen] : trace.syscalls.filter((c) => !NO_RETURN.has(c.name)).map((c) => ({ syscall: c.name, call: 1 }));
+    const calls = candidates.slice(0, maxCalls);
+    const notSwept = [
+      ...(chosen ? [] : trace.syscalls.filter((c) => NO_RETURN.has(c.name)).map((c) => `${c.name}: never returns to the program (no syscall exit to read fail-nth at)`)),
+      ...candidates.slice(maxCalls).map((c) => `${c.syscall}: beyond maxCalls (${maxCalls})`),
+    ];
+    const cfg = this.p.config.sweep;
+    const maxSteps = o.maxSteps ?? cfg.maxSteps;
+    const kmemleakFilter = o.kmemleakFilter ?? cfg.kmemleakFilter;
+    const faults = o.faults ?? this.p.config.faults;
+    const text = this.p.kernel.kmemleakText;
+    const results: SweepResult[] = [];
+    for (const c of calls) {
+      const label = `${what}: ${c.syscall}${c.call > 1 ? `:${c.call}` : ''}`;
+      const request = (first: number, skip: number[]) => ({
+        type: 'commandSweep' as const,
+        path,
+        argv,
+        timeoutMs,
+        syscall: c.syscall,
+        call: c.call,
+        first,
+        maxSteps,
+        skip,
+        faults,
+        kmemleakText: kmemleakFilter ? text.range : null,
+        kmemleakTextWhy: kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+      });
+      // a step is a whole run of the program: the host waits for it as long as the run may take
+      const stepTimeout = Math.max(this.p.config.machine.stepTimeoutMs, timeoutMs + 30_000);
+      const r = await this.sweepSteps(label, o.skip?.[label] ?? [], (first, skip, onEvent) => this.call(request(first, skip), stepTimeout, onEvent), o.onStep && ((s) => o.onStep!(label, s)));
+      results.push({
+        harness: label,
+        library: null,
+        arg: null,
+        syscall: c.syscall,
+        summary: `${c.call === 1 ? 'the first' : `call ${c.call} of the`} ${c.syscall} call${c.call === 1 ? '' : 's'} of ${path}, armed on its thread under ptrace`,
+        maxSteps,
+        mode: 'systematic',
+        ...r,
+        leaks: [],
+        setup: null,
+      });
+    }
+    return { argv, path, trace, calls, notSwept, results };
   }
 
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */

@@ -33,18 +33,41 @@ describe('kfault sweep on the real guest', () => {
     expect(saved.restarts).toBe(0);
   }, 300_000);
 
-  it('kfault command: a whole program under make-it-fail + task-filter, and says it is not a sweep', () => {
-    const r = kfault('command', '--runs', '3', '--probability', '100', '--times', '1', '--json', '--', '/bin/ls', '/');
+  it('kfault command: the program itself runs in every run, and the faults strike its own task, never a wrapper', () => {
+    const r = kfault('command', '--runs', '3', '--probability', '100', '--times', '1', '--json', '--', '/bin/echo', 'hello');
     expect(r.status, r.stderr).toBe(0);
     const out = CommandResult.parse(JSON.parse(r.stdout));
-    expect(out.mode).toMatch(/^random injection, not a sweep: fail-nth is per thread and not inherited across fork\/exec, so the command ran with make-it-fail=1/);
+    expect(out.mode).toMatch(/^random injection, not a sweep: the program was started under ptrace and, once its own execve had succeeded, got make-it-fail=1/);
     expect(out.settings).toMatchObject({ 'failslab/task-filter': 'Y', 'failslab/probability': '100', 'failslab/times': '1' });
     expect(out.runs).toHaveLength(3);
     for (const run of out.runs) {
-      // times=1: exactly one fault per run, and it made the exec (or the program) fail
-      expect(run.faults).toHaveLength(1);
-      expect(run.exitCode).not.toBe(0);
+      expect(run).toMatchObject({ started: true, execError: null });
+      // times=1 for each of failslab and fail_page_alloc: one or two faults per run, in the
+      // program's own task (its pid in the fault dump), inside one of its syscalls or page
+      // faults: never execve, which had succeeded
+      expect(run.faults.length).toBeGreaterThanOrEqual(1);
+      expect(run.faults.length).toBeLessThanOrEqual(2);
+      for (const f of run.faults) {
+        expect(run.threads).toContain(f.pid);
+        expect(f.syscall).not.toBeNull();
+        expect(f.syscall).not.toMatch(/^execve/);
+      }
       expect(run.problems).toEqual([]);
+    }
+  }, 300_000);
+
+  it('kfault command: runs in which the program did not start are counted and said so, never clean', () => {
+    // an executable file the kernel cannot run: its execve fails (ENOEXEC), nothing was tested
+    const dir = mkdtempSync(join(new URL('../../.kfault/', import.meta.url).pathname, 'not-a-program-'));
+    try {
+      const file = join(dir, 'not-a-program');
+      writeFileSync(file, 'no ELF header and no #! line\n', { mode: 0o755 });
+      const r = kfault('command', '--runs', '2', '--', file);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/^ +1 +did not start \(execve: ENOEXEC\) +0 .* NOT RUN$/m);
+      expect(r.stdout).toMatch(/^2 runs: the program ran in 0; it did NOT start in 2 \(did not start \(execve: ENOEXEC\) x2\): those runs tested nothing; 0 faults traced; no problems$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
 

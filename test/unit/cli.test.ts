@@ -22,6 +22,13 @@ describe('kfault CLI', () => {
     expect(r.stderr).toBe('invalid kfault configuration:\n  machine.accel: Invalid option: expected one of "auto"|"kvm"|"tcg"; got "xen"\n');
   });
 
+  it('kfault command: a flag of the other mode, an unknown syscall, a missing program: exit 2 before anything boots', () => {
+    expect(kfault('command', '--sweep', '--runs', '3', '--', 'true')).toMatchObject({ status: 2, stderr: 'invalid kfault configuration:\n  --runs: is for random mode; --sweep runs the program once per failure point\n' });
+    expect(kfault('command', '--call', 'pipe2', '--', 'true')).toMatchObject({ status: 2, stderr: 'invalid kfault configuration:\n  --call: needs --sweep\n' });
+    expect(kfault('command', '--sweep', '--call', 'pipe3', '--', 'true')).toMatchObject({ status: 2, stderr: expect.stringContaining("--call: unknown syscall 'pipe3'") });
+    expect(kfault('command', '--', 'no-such-program-kfault')).toMatchObject({ status: 2, stderr: expect.stringContaining('argv: no-such-program-kfault: not found in PATH') });
+  });
+
   it('exits 2 on a number that is not one', () => {
     const r = kfault('sweep', '--max-steps', 'many');
     expect(r.status).toBe(2);

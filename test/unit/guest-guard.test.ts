@@ -21,7 +21,15 @@ describe.runIf(!loadBinding().inGuest())('the guest guard, on the host', () => {
   });
 
   it('kfault command (runCommand) refuses before it writes anything or runs the program', async () => {
-    const e = await runCommand({ id: 1, type: 'command', argv: ['/nonexistent/kfault-guard-test'], runs: 1, probability: 0, interval: 1, times: 0, timeoutMs: 1000 }, '/').catch((x: unknown) => x);
+    const e = await runCommand({ id: 1, type: 'command', path: '/nonexistent/kfault-guard-test', argv: ['/nonexistent/kfault-guard-test'], runs: 1, probability: 0, interval: 1, times: 0, timeoutMs: 1000 }, '/').catch((x: unknown) => x);
     expect(e).toMatchObject(notGuest);
+  });
+
+  it('the ptrace runner (commandRun) refuses in every mode before it forks the program', async () => {
+    const binding = loadBinding();
+    const base = { path: '/bin/true', argv: ['true'], cwd: '/', timeoutMs: 1000 };
+    for (const o of [{ mode: 'trace' as const }, { mode: 'random' as const }, { mode: 'nth' as const, syscall: 'pipe2', call: 1, nth: 1 }]) {
+      await expect(binding.commandRun({ ...base, ...o })).rejects.toMatchObject({ code: 'KFAULT_NOT_GUEST', message: expect.stringMatching(/refusing to arm fault injection outside a kfault guest/) });
+    }
   });
 });

@@ -16,7 +16,7 @@ describe('protocol', () => {
   });
 
   it('rejects unknown request types and stray fields', () => {
-    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow(/^req: type: Invalid discriminator value\. Expected '[a-z]+'( \| '[a-z]+')*: \{"id":1,"type":"reboot"\}$/);
+    expect(() => parseLine(Request, '{"id":1,"type":"reboot"}', 'req')).toThrow(/^req: type: Invalid discriminator value\. Expected '[a-zA-Z]+'( \| '[a-zA-Z]+')*: \{"id":1,"type":"reboot"\}$/);
     expect(() => parseLine(Request, '{"id":1,"type":"harnesses","x":1}', 'req')).toThrow('req: (root): Unrecognized key: "x"');
   });
 
