@@ -1,4 +1,5 @@
 // Users' harnesses: one C file, compiled on the host into a shared object the guest dlopens.
+import { withScratchPath } from '../remove-on-exit.js';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -75,12 +76,14 @@ export function compileHarness(file: string, ccVar = process.env.CC || 'cc'): st
   mkdirSync(dir, { recursive: true });
   removeStaleBuilds(dir);
   const tmp = `${so}.tmp-${process.pid}`;
-  const r = spawnSync(cc[0]!, [...cc.slice(1), ...HARNESS_CFLAGS, '-o', tmp, src], { encoding: 'utf8' });
-  if (r.error) throw new HarnessCompileError(`cannot run the C compiler '${cc.join(' ')}' ($CC): ${r.error.message}`);
-  if (r.status !== 0) rmSync(tmp, { force: true });
-  if (r.status !== 0) throw new HarnessCompileError(`harness ${src} does not compile (${cc.join(' ')} ${HARNESS_CFLAGS.join(' ')}):\n${r.stderr.trim()}`);
-  renameSync(tmp, so);
-  return so;
+  return withScratchPath(tmp, () => {
+    const r = spawnSync(cc[0]!, [...cc.slice(1), ...HARNESS_CFLAGS, '-o', tmp, src], { encoding: 'utf8' });
+    if (r.error) throw new HarnessCompileError(`cannot run the C compiler '${cc.join(' ')}' ($CC): ${r.error.message}`);
+    if (r.status !== 0) rmSync(tmp, { force: true });
+    if (r.status !== 0) throw new HarnessCompileError(`harness ${src} does not compile (${cc.join(' ')} ${HARNESS_CFLAGS.join(' ')}):\n${r.stderr.trim()}`);
+    renameSync(tmp, so);
+    return so;
+  });
 }
 
 /** "path/to/file.c" or "path/to/file.c:ARG" -> the file and its argument. */
