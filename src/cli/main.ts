@@ -30,6 +30,7 @@ import { resultsProblems } from '../repro/problems.js';
 import { kfaultVersion } from '../repro/version.js';
 import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
+import { parseCommand } from './parse.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -46,6 +47,9 @@ commands:
   repro FILE            a standalone C reproducer (cc, root, no kfault) for each leak, oops and
                         warning of a saved "kfault sweep --json": --out DIR (default
                         kfault-repro), --problem N for one
+  parse FILE|-          the oopses, WARNINGs, KASAN reports, kmemleak records and fault-injection
+                        traces of a saved console log, dmesg or /dev/kmsg dump (any machine;
+                        no guest); --json
   harnesses             list the built-in harnesses
   new-harness NAME      write NAME.c, a commented starting point for your own harness
   init [--json]         write a starting kfault.config.ts (--json: kfault.config.json with
@@ -359,6 +363,8 @@ export async function main(argv: string[]): Promise<number> {
         return report(flags, rest);
       case 'repro':
         return repro(flags, rest);
+      case 'parse':
+        return parseCommand(rest, flags.json === true);
       case 'command':
         // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
         return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
@@ -367,7 +373,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, repro, harnesses, new-harness, init, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, repro, parse, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {
