@@ -33,6 +33,7 @@ export const options = {
   module: { type: 'string', multiple: true },
   out: { type: 'string' },
   problem: { type: 'string' },
+  timeout: { type: 'string' },
   a: { type: 'string' },
   b: { type: 'string' },
   'print-qemu': { type: 'boolean' },

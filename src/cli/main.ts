@@ -31,6 +31,7 @@ import { kfaultVersion } from '../repro/version.js';
 import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
 import { parseCommand } from './parse.js';
+import { shellCommand } from './shell.js';
 
 const USAGE = `usage: kfault <command> [options]
 
@@ -42,6 +43,9 @@ commands:
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
   command -- CMD ARGS   run a whole program under random injection (make-it-fail + task-filter,
                         as failcmd.sh does): --runs N, --probability P, --interval N, --times N
+  shell [-- CMD ARGS]   the guest a sweep runs in (modules loaded, debugfs mounted), with a
+                        shell on this terminal; with -- CMD, runs it there and exits with its
+                        status (no terminal needed): --timeout SECONDS (default 600)
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
   repro FILE            a standalone C reproducer (cc, root, no kfault) for each leak, oops and
@@ -365,6 +369,8 @@ export async function main(argv: string[]): Promise<number> {
         return repro(flags, rest);
       case 'parse':
         return parseCommand(rest, flags.json === true);
+      case 'shell':
+        return await shellCommand(await configFrom(flags), flags, rest);
       case 'command':
         // --probability/--interval/--times are the command's own (make-it-fail runs), not a sweep's knobs
         return await commandHarness(await configFrom({ ...flags, probability: undefined, interval: undefined, times: undefined }), flags, rest);
@@ -373,7 +379,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, repro, parse, harnesses, new-harness, init, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, shell, report, repro, parse, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

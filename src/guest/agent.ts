@@ -5,6 +5,7 @@ import { release } from 'node:os';
 import * as addon from '../addon.js';
 import { AgentMessage, parseLine, Request } from '../protocol.js';
 import { runCommand } from './command.js';
+import { runShell } from './shell.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, FAIL_NTH_SETTINGS, faultStateRoundTrip, forgetFaultState, globalSettings, hasAttr, OPT_IN_INJECTORS, optInSettings, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
@@ -39,6 +40,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       return runCommand(req, WORK_DIR);
     case 'bench':
       return runBench(req, WORK_DIR, bootMarks);
+    case 'shell':
+      return runShell(req, WORK_DIR);
     case 'modules':
       return req.modules.map((m) => ({ path: m.path, status: loadModuleExplained(m.path, m.params) }));
     case 'stress': {

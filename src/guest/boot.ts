@@ -9,6 +9,7 @@ import { ensureKernel, type Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
 import { failureWasKvms, kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
+import { TerminalPort } from './terminal-port.js';
 import { ConsoleLog } from './console.js';
 import { Guest, type Machine } from './guest.js';
 import { qemuArgs, shellQuote, type Accel } from './qemu.js';
@@ -22,6 +23,8 @@ export interface BootOptions {
   onQemuCommand?: (command: string) => void;
   onConsoleLine?: (line: string) => void;
   onNote?: (note: string) => void;
+  /** kfault shell: a virtio console (the guest's hvc0) whose host end is Guest.terminal */
+  shellConsole?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -88,6 +91,8 @@ export function socketDir(base = tmpdir()): string {
 async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, accel: Accel, log: ConsoleLog, sockDir: string, probeKvm: boolean): Promise<Machine> {
   const socketPath = join(sockDir, `agent-${accel}-${++machines}.sock`);
   const channel = await AgentChannel.listen(socketPath);
+  const shellSocket = o.shellConsole ? join(sockDir, `shell-${machines}.sock`) : undefined;
+  const terminal = shellSocket ? await TerminalPort.listen(shellSocket) : undefined;
   const args = qemuArgs({
     qemu: QEMU,
     accel,
@@ -97,6 +102,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
     cmdline: guestCmdline(config),
+    shellSocket,
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];
@@ -124,6 +130,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   const fail = (reason: string): never => {
     child.kill('SIGKILL');
     channel.close();
+    terminal?.close();
     const e = new BootError(`${accel}: ${reason}`, log.lastLines());
     e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
     throw e;
@@ -140,7 +147,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   }
   const ready = await Promise.race([channel.whenReady(), exited, timeout(config.machine.bootTimeoutMs, 'the guest agent did not report ready')]);
   if (typeof ready === 'string') fail(ready);
-  return { child, channel, ready: ready as Ready };
+  return { child, channel, ready: ready as Ready, terminal };
 }
 
 /** A fresh QEMU after a crash: same kernel, accelerator and console log. */
