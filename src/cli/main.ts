@@ -32,12 +32,15 @@ import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
 import { parseCommand } from './parse.js';
 import { shellCommand } from './shell.js';
+import { kernelConfig } from './kernel-config.js';
 
 const USAGE = `usage: kfault <command> [options]
 
 commands:
   setup                 install missing Debian packages (as root) and build the default kernel
   kernel build          build (or find in the cache) the kernel the config asks for
+  kernel config         the merged .config it is (or would be) built with, and the options asked
+                        for but dropped by olddefconfig (no build): --out FILE, --json
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue);
                         a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
@@ -357,7 +360,8 @@ export async function main(argv: string[]): Promise<number> {
         return await kernelBuild(config);
       }
       case 'kernel':
-        if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build` }]);
+        if (rest[0] === 'config') return await kernelConfig(await configFrom(flags), { out: flags.out, json: flags.json === true });
+        if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build, kernel config` }]);
         return await kernelBuild(await configFrom(flags));
       case 'sweep': {
         const config = await configFrom(flags);
@@ -379,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, shell, report, repro, parse, harnesses, new-harness, init, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, kernel config, sweep, compare, command, shell, report, repro, parse, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {
