@@ -248,6 +248,20 @@ export const Request = z.discriminatedUnion('type', [
     kmemleakTextWhy: z.string(),
     timeoutMs: z.number().int().min(100),
   }),
+  /**
+   * kfault shell: a program in the guest, in a session of its own. tty: on the guest's virtio
+   * console (hvc0), which the host bridges to its terminal; null: stdin /dev/null, and its
+   * stdout and stderr come back in the reply.
+   */
+  z.strictObject({
+    id,
+    type: z.literal('shell'),
+    argv: z.array(z.string()).min(1),
+    cwd: z.string(),
+    env: z.record(z.string(), z.string()),
+    tty: z.strictObject({ rows: z.number().int().min(0), cols: z.number().int().min(0) }).nullable(),
+    timeoutMs: z.number().int().min(100),
+  }),
   z.strictObject({ id, type: z.literal('shutdown') }),
 ]);
 export type Request = z.infer<typeof Request>;
@@ -343,6 +357,23 @@ export const BenchResult = z.strictObject({
 });
 export type BenchResult = z.infer<typeof BenchResult>;
 
+/** How a kfault shell program ended, and (without a tty) what it printed. */
+export const ShellResult = z.strictObject({
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  /** base64 of its stdout and stderr (empty with a tty), at most SHELL_OUTPUT_MAX bytes each */
+  stdout: z.string(),
+  stderr: z.string(),
+  /** it printed more than that: the rest was dropped */
+  cut: z.boolean(),
+  /** where it ran: the host's working dir as the guest sees it, or the agent's work dir */
+  cwd: z.string(),
+});
+export type ShellResult = z.infer<typeof ShellResult>;
+/** 2 x 8 MiB in base64 stays well below a message's bound (channel.ts MAX_MESSAGE_BYTES) */
+export const SHELL_OUTPUT_MAX = 8 << 20;
+
 /** The result schema for each request type, checked by the host on every reply. */
 /** An unarmed traced run: the syscalls the program made after its execve, in order of first use. */
 export const CommandTrace = z.strictObject({
@@ -368,6 +399,7 @@ export const ResultOf = {
   modules: z.array(ModuleLoaded),
   harnesses: z.array(Harness),
   bench: BenchResult,
+  shell: ShellResult,
   shutdown: z.null(),
 } as const;
 

@@ -27,12 +27,17 @@ import { writeRepros } from '../repro/command.js';
 import { ReproError } from '../repro/generate.js';
 import { checkCommandFlags, commandSweepMain } from './command-sweep.js';
 import { resolveProgram } from '../command/program.js';
+import { parseCommand } from './parse.js';
+import { shellCommand } from './shell.js';
+import { kernelConfig } from './kernel-config.js';
 
 const USAGE = `usage: kfault <command> [options]
 
 commands:
   setup                 install missing Debian packages (as root) and build the default kernel
   kernel build          build (or find in the cache) the kernel the config asks for
+  kernel config         the merged .config it is (or would be) built with, and the options asked
+                        for but dropped by olddefconfig (no build): --out FILE, --json
   sweep [harness...]    boot the kernel and sweep harnesses (default: the whole catalogue);
                         a harness is a catalogue name or your C file: FILE.c or FILE.c:ARG
   compare [harness...]  the same sweeps on two kernels (--a, --b), side by side
@@ -43,11 +48,17 @@ commands:
                         sweep an unmodified program under ptrace: fail-nth 1, 2, ... on the
                         thread of the K-th call of syscall NAME (default: the first call of each
                         distinct syscall, --max-calls N of them); --timeout MS per run
+  shell [-- CMD ARGS]   the guest a sweep runs in (modules loaded, debugfs mounted), with a
+                        shell on this terminal; with -- CMD, runs it there and exits with its
+                        status (no terminal needed): --timeout SECONDS (default 600)
   report FILE...        a saved "kfault sweep --json" again (no guest): --format table|junit|
                         ktap|json; --merge joins the results of several shards
   repro FILE            a standalone C reproducer (cc, root, no kfault) for each leak, oops and
                         warning of a saved "kfault sweep --json": --out DIR (default
                         kfault-repro), --problem N for one
+  parse FILE|-          the oopses, WARNINGs, KASAN reports, kmemleak records and fault-injection
+                        traces of a saved console log, dmesg or /dev/kmsg dump (any machine;
+                        no guest); --json
   harnesses             list the built-in harnesses
   new-harness NAME      write NAME.c, a commented starting point for your own harness
   init [--json]         write a starting kfault.config.ts (--json: kfault.config.json with
@@ -283,7 +294,8 @@ export async function main(argv: string[]): Promise<number> {
         return await kernelBuild(config);
       }
       case 'kernel':
-        if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build` }]);
+        if (rest[0] === 'config') return await kernelConfig(await configFrom(flags), { out: flags.out, json: flags.json === true });
+        if (rest[0] !== 'build') throw new ConfigError([{ path: 'argv', message: `unknown kernel command '${rest[0] ?? ''}'; expected: kernel build, kernel config` }]);
         return await kernelBuild(await configFrom(flags));
       case 'sweep': {
         const config = await configFrom(flags);
@@ -293,6 +305,10 @@ export async function main(argv: string[]): Promise<number> {
         return report(flags, rest);
       case 'repro':
         return repro(flags, rest);
+      case 'parse':
+        return parseCommand(rest, flags.json === true);
+      case 'shell':
+        return await shellCommand(await configFrom(flags), flags, rest);
       case 'command':
         checkCommandFlags(flags);
         if (flags.sweep) return await commandSweepMain(await configFrom(flags), flags, rest);
@@ -303,7 +319,7 @@ export async function main(argv: string[]): Promise<number> {
         return await compare(config, flags, rest.length ? rest : config.harnesses);
       }
       default:
-        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, sweep, compare, command, report, repro, harnesses, new-harness, init, doctor` }]);
+        throw new ConfigError([{ path: 'argv', message: `unknown command '${command}'; expected one of: setup, kernel build, kernel config, sweep, compare, command, shell, report, repro, parse, harnesses, new-harness, init, doctor` }]);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -7,6 +7,7 @@ import { MAX_MESSAGE_BYTES } from './channel.js';
 import { runCommand, sweepCommand, traceCommand } from './command.js';
 import { requestLines } from './request-lines.js';
 import { sweepSettings } from './sweep-settings.js';
+import { runShell } from './shell.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, faultStateRoundTrip, forgetFaultState, globalSettings, OPT_IN_INJECTORS, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
 import { knobSettings } from '../fault-knobs.js';
@@ -41,6 +42,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       return runCommand(req, WORK_DIR);
     case 'bench':
       return runBench(req, WORK_DIR, bootMarks);
+    case 'shell':
+      return runShell(req, WORK_DIR);
     case 'modules':
       return req.modules.map((m) => ({ path: m.path, status: loadModuleExplained(m.path, m.params) }));
     case 'stress': {

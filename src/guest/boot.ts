@@ -9,6 +9,7 @@ import { ensureKernel, type Kernel } from '../kernel/build.js';
 import type { Ready } from '../protocol.js';
 import { failureWasKvms, kvmDeviceUsable, knownKvmFailure, planAccel, rememberKvm } from './accel.js';
 import { AgentChannel } from './channel.js';
+import { TerminalPort } from './terminal-port.js';
 import { ConsoleLog } from './console.js';
 import { Guest, type Machine } from './guest.js';
 import { qemuArgs, shellQuote, type Accel } from './qemu.js';
@@ -22,6 +23,8 @@ export interface BootOptions {
   onQemuCommand?: (command: string) => void;
   onConsoleLine?: (line: string) => void;
   onNote?: (note: string) => void;
+  /** kfault shell: a virtio console (the guest's hvc0) whose host end is Guest.terminal */
+  shellConsole?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -139,6 +142,8 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   }
   // once QEMU is connected, the path is not needed: nothing is left on disk if kfault is killed
   void channel.whenConnected().then(() => removeSocketDir(sockDir));
+  const shellSocket = o.shellConsole ? join(sockDir, `shell-${machines}.sock`) : undefined;
+  const terminal = shellSocket ? await TerminalPort.listen(shellSocket) : undefined;
   const args = qemuArgs({
     qemu: QEMU,
     accel,
@@ -148,6 +153,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
     cmdline: guestCmdline(config),
+    shellSocket,
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];
@@ -176,6 +182,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     child.kill('SIGKILL');
     channel.close();
     removeSocketDir(sockDir);
+    terminal?.close();
     const e = new BootError(`${accel}: ${reason}`, log.lastLines());
     e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
     throw e;
@@ -192,7 +199,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   }
   const ready = await Promise.race([channel.whenReady(), exited, timeout(config.machine.bootTimeoutMs, 'the guest agent did not report ready')]);
   if (typeof ready === 'string') fail(ready);
-  return { child, channel, ready: ready as Ready };
+  return { child, channel, ready: ready as Ready, terminal };
 }
 
 /** A fresh QEMU after a crash: same kernel, accelerator and console log. */

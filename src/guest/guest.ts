@@ -21,9 +21,11 @@ import {
   type StepEvent,
   type StressResult,
   type SweepDone,
+  type ShellResult,
   type SweepResult,
 } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
+import type { TerminalPort } from './terminal-port.js';
 import type { ConsoleLog } from './console.js';
 import type { Accel } from './qemu.js';
 import { guestCmdline } from './boot.js';
@@ -44,6 +46,8 @@ export interface Machine {
   child: ChildProcess;
   channel: AgentChannel;
   ready: Ready;
+  /** the host end of the shell's virtio console, when booted with shellConsole */
+  terminal?: TerminalPort;
 }
 
 interface GuestParts {
@@ -315,6 +319,7 @@ export class Guest implements AsyncDisposable {
 
   private async restartMachine(): Promise<void> {
     this.machine.channel.close();
+    this.machine.terminal?.close();
     this.machine = await this.p.restart();
     this.restarts++;
     this.knownLeaks = new Set(); // a fresh kernel: none of the old addresses means anything
@@ -410,6 +415,19 @@ export class Guest implements AsyncDisposable {
     return { argv, path, trace, calls, notSwept, results };
   }
 
+  /**
+   * kfault shell: a program in the guest (cwd: the host's, as the guest sees it). With tty, on
+   * the virtio console (see terminal), else its output comes back in the result (base64).
+   */
+  shell(argv: string[], o: { cwd: string; env?: Record<string, string>; tty?: { rows: number; cols: number } | null; timeoutMs: number }): Promise<ShellResult> {
+    return this.call({ type: 'shell', argv, cwd: o.cwd, env: o.env ?? {}, tty: o.tty ?? null, timeoutMs: o.timeoutMs }, o.timeoutMs + 30_000);
+  }
+
+  /** The host end of the shell's virtio console (boot with shellConsole); lost with a restart. */
+  get terminal(): TerminalPort | undefined {
+    return this.machine.terminal;
+  }
+
   /** Global random injection (failslab + fail_page_alloc, probability 100) while a harness loops. */
   stress(harness: string, seconds: number, faults: FaultsConfig = this.p.config.faults): Promise<StressResult> {
     return this.call({ type: 'stress', harness, seconds, faults }, (seconds + 120) * 1000);
@@ -483,6 +501,7 @@ export class Guest implements AsyncDisposable {
       // Closing our end unblocks the agent's pending read of the port (it sees EOF), which
       // Node waits for before it can exit.
       this.machine.channel.close();
+      this.machine.terminal?.close();
       const child = this.machine.child;
       const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await this.exited;

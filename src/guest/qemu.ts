@@ -12,6 +12,8 @@ export interface QemuOptions {
   /** unix socket the host listens on; QEMU connects it to the agent's virtio-serial port */
   agentSocket: string;
   cmdline: string[];
+  /** kfault shell: a unix socket the host listens on, for a virtio console (the guest's hvc0) */
+  shellSocket?: string;
 }
 
 /** A kernel parameter's value: in double quotes when it holds blanks (the kernel's parser strips
@@ -69,6 +71,7 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${qemuOptValue(o.agentSocket)}`,
     '-device', 'virtserialport,chardev=agent,name=kfault.agent',
+    ...(o.shellSocket ? ['-chardev', `socket,id=shell,path=${qemuOptValue(o.shellSocket)}`, '-device', 'virtconsole,chardev=shell,name=kfault.shell'] : []),
   ];
 }
 

@@ -2,7 +2,7 @@
 // or a prebuilt image.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -81,7 +81,7 @@ function prebuilt(path: string): Kernel {
   return { image: resolve(path), origin: 'prebuilt', kmemleakText: { range: null, why: 'a prebuilt image has no build dir to read kmemleak.o from' } };
 }
 
-function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
+export function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
   return [DEFAULT_FRAGMENT, ...(config.kernel.kasan ? [KASAN_FRAGMENT] : []), ...config.kernel.fragments.map((f) => resolve(f))].map((path) => {
     if (!existsSync(path)) throw new Error(`kernel.fragments: ${path} does not exist`);
     return { path, text: readFileSync(path, 'utf8') };
@@ -96,7 +96,17 @@ export function makeEnv(): { env: NodeJS.ProcessEnv; cc: string[] } {
   return { env, cc: ccache ? ['CC=ccache gcc'] : [] };
 }
 
-/** tinyconfig + fragments, olddefconfig, the fragment check, then bzImage. */
+/** tinyconfig + fragments (merge_config.sh), then olddefconfig: out/.config, nothing compiled
+ * but kconfig's own tool. Also what `kfault kernel config` runs. */
+export async function configure(src: string, out: string, fragments: Array<{ path: string }>, log: WriteStream): Promise<void> {
+  const { env, cc } = makeEnv();
+  const make = (...targets: string[]) => ['-C', src, `O=${out}`, 'ARCH=x86_64', ...cc, ...targets];
+  await run('make', make('tinyconfig'), { log, env });
+  await run(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...fragments.map((f) => f.path)], { log, env, cwd: src });
+  await run('make', make('olddefconfig'), { log, env });
+}
+
+/** configure, the fragment check, then bzImage. */
 async function configureAndBuild(src: string, out: string, fragments: Array<{ path: string; text: string }>, label: string, expectObjects: number): Promise<number> {
   mkdirSync(out, { recursive: true });
   const log = createWriteStream(join(out, 'kfault-build.log'));
@@ -106,9 +116,7 @@ async function configureAndBuild(src: string, out: string, fragments: Array<{ pa
   let objects = 0;
   try {
     progress.update('configuring');
-    await run('make', make('tinyconfig'), { log, env });
-    await run(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...fragments.map((f) => f.path)], { log, env, cwd: src });
-    await run('make', make('olddefconfig'), { log, env });
+    await configure(src, out, fragments, log);
     const missing = checkKconfig(parseKconfig(fragments.map((f) => f.text).join('\n')), parseKconfig(readFileSync(join(out, '.config'), 'utf8')));
     if (missing.length) {
       throw new Error(`the kernel config lacks options the fragments ask for (a dependency is missing or the option does not exist in this tree):\n${formatMismatches(missing)}`);
@@ -139,7 +147,7 @@ export function sourceDir(pkg: string, version: string, patches: Patch[]): strin
   return join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
 }
 
-function extractSource(pkg: string, version: string, patches: Patch[]): string {
+export function extractSource(pkg: string, version: string, patches: Patch[]): string {
   const tarball = `/usr/src/${pkg}.tar.xz`;
   if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${pkg}`);
   const dir = sourceDir(pkg, version, patches);
@@ -166,6 +174,14 @@ export function kbuildPathProblem(path: string, what: string): string | null {
   return /\s/.test(path) ? `${what} ${JSON.stringify(path)} holds a blank, and the kernel's build system cannot work in such a path; ${what === 'the kfault cache' ? 'set XDG_CACHE_HOME to a path without blanks' : 'move it to a path without blanks'}` : null;
 }
 
+/** Where the Debian-source kernel the config asks for is (or would be) cached. */
+export function cacheEntryOf(config: Config, fragments = fragmentsOf(config)) {
+  const version = debianSourceVersion(config.kernel.source);
+  const patches = readSeries(config.kernel.patches ?? DEFAULT_PATCHES);
+  const key = cacheKey({ source: config.kernel.source, version, fragments, patches });
+  return { version, patches, key, entry: join(cacheDir(), 'kernels', key) };
+}
+
 /** The kernel the config asks for: from the cache when it is there, built otherwise. */
 export async function ensureKernel(config: Config): Promise<Kernel> {
   const problems = kernelPathProblems(config.kernel);
@@ -184,10 +200,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     return { image: join(out, 'arch/x86/boot/bzImage'), origin: 'built', dir: out, buildDir: out, systemMap, kmemleakText: kmemleakRangeOfBuild(out, systemMap) };
   }
 
-  const version = debianSourceVersion(config.kernel.source);
-  const patches = readSeries(config.kernel.patches ?? DEFAULT_PATCHES);
-  const key = cacheKey({ source: config.kernel.source, version, fragments, patches });
-  const entry = join(cacheDir(), 'kernels', key);
+  const { version, patches, key, entry } = cacheEntryOf(config, fragments);
   const metaPath = join(entry, 'meta.json');
   const out = join(cacheDir(), 'build', key);
   const cached = () => existsSync(metaPath) && existsSync(join(entry, 'bzImage'));

@@ -38,7 +38,7 @@ describe('kfault CLI', () => {
   it('exits 2 on an unknown command', () => {
     const r = kfault('frobnicate');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, sweep, compare, command, report, repro, harnesses, new-harness, init, doctor\n");
+    expect(r.stderr).toBe("invalid kfault configuration:\n  argv: unknown command 'frobnicate'; expected one of: setup, kernel build, kernel config, sweep, compare, command, shell, report, repro, parse, harnesses, new-harness, init, doctor\n");
   });
 
   it('refuses a prebuilt image that is not a kernel, exit 2', () => {
