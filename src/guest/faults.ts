@@ -138,7 +138,10 @@ export function restoreFaultState(saved: FaultState): string[] {
  */
 function restoreTo(saved: FaultState): { wrong: string[]; now: FaultState } {
   const now = snapshotFaultState();
-  const keys = [...saved.keys()].filter((k) => now.get(k) !== saved.get(k)).sort((a, b) => Number(b.endsWith('/inject')) - Number(a.endsWith('/inject')));
+  // inject first (it recreates retval files); task-filter last, so that a filter that keeps
+  // random faults off everyone goes only once probability and times are back
+  const rank = (k: string) => (k.endsWith('/inject') ? 0 : k.endsWith('/task-filter') ? 2 : 1);
+  const keys = [...saved.keys()].filter((k) => now.get(k) !== saved.get(k)).sort((a, b) => rank(a) - rank(b));
   const wrong: string[] = [];
   for (const k of keys) {
     try {
@@ -182,8 +185,11 @@ export function faultStateRoundTrip(): { attributes: number; changed: number; mi
   const before = snapshotFaultState();
   let changed = 0;
   const mismatches: string[] = [];
+  // task-filter first: once it is Y only tasks with make-it-fail fail (none here), so the raised
+  // probability and times below cannot inject at random into the agent and the kernel meanwhile
+  const order = [...before].sort(([a], [b]) => Number(b.endsWith('/task-filter')) - Number(a.endsWith('/task-filter')));
   try {
-    for (const [k, v] of before) {
+    for (const [k, v] of order) {
       const other = another(k, v);
       if (other === null) continue;
       try {
