@@ -2,27 +2,12 @@
 // command at once with exit 1 and a clear error, and leave no QEMU behind: it used to hang at
 // "step 1" forever (the host's schema refused the step and the host waited for QEMU to exit).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { qemuNaming } from '../helpers/qemu-processes.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const harness = new URL('../fixtures/harnesses/returns-positive.c', import.meta.url).pathname;
-
-/** The QEMU processes whose command line names `dir`, read from /proc (no procps needed: the
- * CI image has no pgrep, and a missing tool must not read as "no QEMU left"). */
-function qemuNaming(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // exited while we looked
-    }
-    if (/qemu-system/.test(argv[0] ?? '') && argv.some((a) => a.includes(dir))) found.push(`${pid} ${argv.join(' ')}`);
-  }
-  return found;
-}
 
 /** kfault sweep with its own TMPDIR: QEMU's command line names the socket in it, so
  * qemuNaming finds this run's QEMU and no one else's. Booting takes from 10 s to a minute under TCG on a

@@ -3,25 +3,12 @@
 // chaos harness (it sleeps there), so the kill lands in the sweep for sure. QEMU is found from
 // /proc (the CI image has no procps): its command line names the agent socket under $TMPDIR.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { qemuNaming } from '../helpers/qemu-processes.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const harness = new URL('../../bench/chaos-harness.c', import.meta.url).pathname;
-
-function qemuNaming(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (argv.some((a) => /qemu-system/.test(a)) && argv.some((a) => a.includes(dir))) found.push(`${pid} ${argv.join(' ')}`);
-  }
-  return found;
-}
 
 describe('kfault killed during a sweep', () => {
   it.each(['SIGKILL', 'SIGTERM'] as const)('%s: no QEMU left, $TMPDIR empty', async (signal) => {

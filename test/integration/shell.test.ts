@@ -1,10 +1,11 @@
 // kfault shell on the real guest: one command with no terminal (as in CI), and an interactive
 // shell on a pseudo-terminal (script(1) gives kfault one, as a user's terminal would).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { qemuNaming } from '../helpers/qemu-processes.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
@@ -13,21 +14,6 @@ const module = new URL('../fixtures/kfault-test-module', import.meta.url).pathna
 const tmp = mkdtempSync(join(tmpdir(), 'kfault-shell-test-'));
 const env = { ...process.env, TMPDIR: tmp };
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** The QEMU processes whose command line names `dir`, read from /proc (no pgrep in the CI image). */
-function qemuNaming(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (/qemu-system/.test(argv[0] ?? '') && argv.some((a) => a.includes(dir))) found.push(`${pid} ${argv.join(' ')}`);
-  }
-  return found;
-}
 
 const shell = (...args: string[]) => spawnSync(process.execPath, [bin, 'shell', ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 
