@@ -2,7 +2,8 @@
 # Run once in the image build, after kfault has built its kernels: keep what a run needs, drop
 # the rest (about 2 GB per kernel) so that the layer stays small.
 #
-# Kept per kernel:
+# Kept: the stock kernel's build tree, whole (trees/<key>/: source and out/, about 2 GB), which
+# a new kernel of the stock source starts from. Kept per other kernel:
 # - the cache entry, $XDG_CACHE_HOME/kfault/kernels/<key>/ (bzImage, System.map, config,
 #   kmemleak's text range): what `kfault sweep` boots, found by the same cache key at run time;
 # - in place of the build dir $XDG_CACHE_HOME/kfault/build/<key>/ (objects, ~235 MB; a link to
@@ -25,6 +26,9 @@ for out in "$cache"/build/*; do
   src=$(readlink -f "$out/source")
   echo "slim-kernel-cache: $out (source $src)"
   [ -f "$out/Module.symvers" ] || make -s -C "$out" ARCH=x86_64 CC="$cc" modules
+  # The stock kernel's whole tree stays: a series or a fragment on the stock source then starts
+  # from a copy of it and rebuilds only what changed (src/kernel/trees.ts), in a container too.
+  if grep -qs '"patches":\[\]' "$src/.kfault-tree.json"; then echo "slim-kernel-cache: keeping the stock tree $src"; continue; fi
   (cd "$out" && srctree="$src" SRCARCH=x86 CC=gcc HOSTCC=gcc MAKE=make sh "$src/scripts/package/install-extmod-build" "$out.extmod")
   rm -rf "$out"
   mv "$out.extmod" "$out"
@@ -39,6 +43,7 @@ for src in "$cache"/src/*; do
 done
 for tree in "$cache"/trees/*; do
   [ -d "$tree" ] || continue
+  grep -qs '"patches":\[\]' "$tree/.kfault-tree.json" && continue
   find "$tree" -mindepth 1 -maxdepth 1 ! -name scripts ! -name .kfault-tree.json -exec rm -rf {} +
 done
 for d in "$cache"/kernels/* "$cache"/build/* "$cache"/src/* "$cache"/trees/*; do

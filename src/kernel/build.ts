@@ -2,7 +2,7 @@
 // or a prebuilt image.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
@@ -10,13 +10,13 @@ import { ConfigError, type Config } from '../config.js';
 import { kernelPathProblems } from './check-paths.js';
 import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
-import { applySeries, readSeries, type Patch } from './patches.js';
+import { readSeries, type Patch } from './patches.js';
 import { withBuildLock } from './build-lock.js';
 import { Progress } from '../progress.js';
 import { kmemleakRangeOfBuild } from './kmemleak-text.js';
 import type { TextRange } from '../protocol.js';
 import { run } from './run.js';
-import { buildLockPath, fragmentsHash, markBuilt, OUT, prepareTree, treeDir } from './trees.js';
+import { buildLockPath, fragmentsHash, KEEP_TREES, markBuilt, OUT, prepareTree, pruneTrees, treeDir } from './trees.js';
 
 /** Bump when the way kernels are built changes, so old cache entries are not reused. */
 const RECIPE = 1;
@@ -142,32 +142,11 @@ async function configureAndBuild(src: string, out: string, fragments: Array<{ pa
   return objects;
 }
 
-/** Where the Debian source, with these patches applied, is unpacked in the cache. */
-export function sourceDir(pkg: string, version: string, patches: Patch[]): string {
-  const ph = createHash('sha256').update(JSON.stringify(patches.map((p) => p.text))).digest('hex').slice(0, 12);
-  return join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
-}
-
-export function extractSource(pkg: string, version: string, patches: Patch[]): string {
+/** The Debian source package's tarball, checked to be there. */
+export function sourceTarball(pkg: string): string {
   const tarball = `/usr/src/${pkg}.tar.xz`;
   if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${pkg}`);
-  const dir = sourceDir(pkg, version, patches);
-  if (existsSync(join(dir, 'Makefile'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  process.stderr.write(`kfault: unpacking ${tarball}\n`);
-  const r = spawnSync('tar', ['-xf', tarball, '-C', tmp, '--strip-components=1'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`unpacking ${tarball} failed: ${r.stderr}`);
-  try {
-    applySeries(tmp, patches);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return dir;
+  return tarball;
 }
 
 /** kbuild cannot build in or from a path with blanks (make splits O= and its own paths). */
@@ -183,11 +162,12 @@ export function cacheEntryOf(config: Config, fragments = fragmentsOf(config)) {
   return { version, patches, key, entry: join(cacheDir(), 'kernels', key) };
 }
 
-/** The source tree the config's Debian-source kernel was built from (older kfault: src/). */
+/** The source tree the config's Debian-source kernel is built from (trees/<key>). */
 export function sourceTreeOf(config: Config): string {
-  const { version, patches, key } = cacheEntryOf(config);
+  const { key } = cacheEntryOf(config);
   const tree = treeDir(key);
-  return existsSync(join(tree, 'scripts')) ? tree : sourceDir(config.kernel.source, version, patches);
+  if (!existsSync(join(tree, 'scripts'))) throw new Error(`${tree} is not there: build the kernel first (kfault kernel build)`);
+  return tree;
 }
 
 /** The kernel the config asks for: from the cache when it is there, built otherwise. */
@@ -220,9 +200,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   return withBuildLock(out, `kernel build ${key}`, async () => {
     if (cached()) return fromCache(); // built by the process we waited for
     const start = Date.now();
-    const tarball = `/usr/src/${config.kernel.source}.tar.xz`;
-    if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${config.kernel.source}`);
-    const prepared = await prepareTree(key, { source: config.kernel.source, version, tarball, fragments: fragmentsHash(fragments), patches });
+    const prepared = await prepareTree(key, { source: config.kernel.source, version, tarball: sourceTarball(config.kernel.source), fragments: fragmentsHash(fragments), patches });
     const treeOut = join(prepared.tree, OUT);
     rmSync(out, { recursive: true, force: true });
     mkdirSync(treeOut, { recursive: true });
@@ -235,6 +213,8 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     copyFileSync(join(treeOut, '.config'), join(entry, 'config'));
     copyFileSync(join(treeOut, 'System.map'), join(entry, 'System.map'));
     markBuilt(prepared.tree);
+    const pruned = pruneTrees(config.kernel.source, version);
+    if (pruned.length) process.stderr.write(`kfault: removed the build trees of ${pruned.join(', ')} (kfault keeps the ${KEEP_TREES} newest of a source; those kernels still boot from the cache)\n`);
     const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000), from: prepared.from };
     writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
     return { ...fromCache(), origin: 'built' as const };

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { cacheDir } from '../paths.js';
 import { applySeries, type Patch } from './patches.js';
 import { withBuildLock } from './build-lock.js';
+import { loadBinding } from '../native.js';
 
 export const OUT = 'out';
 const STATE = '.kfault-tree.json';
@@ -205,4 +206,33 @@ export async function prepareTree(key: string, want: { source: string; version: 
 export function markBuilt(tree: string): void {
   const state = readTreeState(tree);
   if (state) writeTreeState(tree, { ...state, built: true, builtAt: Date.now() });
+}
+
+/** How many built trees of one source kfault keeps (each is ~250 MB of objects; the source is
+ * hard-linked). Their kernels stay in the cache and boot; a pruned one's modules cannot be built. */
+export const KEEP_TREES = 6;
+
+/** Removes the oldest built trees of a source beyond KEEP_TREES, skipping any whose lock is held. */
+export function pruneTrees(source: string, version: string, keep = KEEP_TREES): string[] {
+  const root = join(cacheDir(), 'trees');
+  if (!existsSync(root)) return [];
+  const built = readdirSync(root)
+    .map((name) => ({ name, state: readTreeState(join(root, name)) }))
+    .filter((t) => t.state?.built && t.state.source === source && t.state.version === version && existsSync(join(root, t.name, OUT)))
+    .sort((a, b) => (b.state!.builtAt ?? 0) - (a.state!.builtAt ?? 0));
+  const binding = loadBinding();
+  const removed: string[] = [];
+  for (const t of built.slice(keep)) {
+    const lock = `${buildLockPath(t.name)}.lock`;
+    const fd = binding.lockTry(lock, `pid ${process.pid}: pruning the build tree\n`);
+    if (fd === null) continue;
+    try {
+      rmSync(buildLockPath(t.name), { force: true, recursive: true });
+      rmSync(join(root, t.name), { recursive: true, force: true });
+      removed.push(t.name);
+    } finally {
+      binding.lockRelease(fd);
+    }
+  }
+  return removed;
 }

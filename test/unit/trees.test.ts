@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closestSeed, copyTree, filesOfPatch, fragmentsHash, prepareTree, readTreeState, switchSeries, treeDir, writeTreeState } from '../../src/kernel/trees.js';
+import { buildLockPath, closestSeed, copyTree, filesOfPatch, fragmentsHash, prepareTree, pruneTrees, readTreeState, switchSeries, treeDir, writeTreeState } from '../../src/kernel/trees.js';
+import { withBuildLock } from '../../src/kernel/build-lock.js';
 import type { Patch } from '../../src/kernel/patches.js';
 
 const patch = (name: string, text: string): Patch => ({ name, path: `/nonexistent/${name}`, text });
@@ -122,5 +123,13 @@ describe('closestSeed and prepareTree', () => {
     expect(readTreeState(r.tree)).toMatchObject({ built: false, patches: [{ name: 'a.patch' }] });
     // asked again before it was built: the same tree, as it was left
     expect((await prepareTree('one-patch', { ...want([changeA]), tarball: '/nonexistent.tar.xz' })).from).toBe('same');
+  });
+
+  it('prunes the oldest built trees of a source beyond the limit, but not one whose lock is held', async () => {
+    for (let i = 1; i <= 5; i++) builtTree(`t${i}`, [], undefined, i);
+    const removed = await withBuildLock(buildLockPath('t1'), 'test', async () => pruneTrees('linux-source-6.12', '1', 2));
+    expect(removed.sort()).toEqual(['t2', 't3']);
+    for (const t of ['t1', 't4', 't5']) expect(readTreeState(treeDir(t))?.built).toBe(true);
+    expect(readTreeState(treeDir('t2'))).toBeNull();
   });
 });
