@@ -1,14 +1,15 @@
-// Kernel build figures (`npm run bench -- --only build`): a cache hit, the patched kernel, and the
+// Kernel build figures (`npm run bench -- --only build`): a cache hit and the
 // rebuilds of the edit-build loop, each through `kfault kernel build` as a user runs it:
 // - onePatch: stock + a one-line change (bench/one-patch) in the cache, where kfault starts it
 //   from a copy of the closest built tree (src/kernel/trees.ts);
-// - secondSeries: the patched kernel's series + a one-line change (bench/second-series);
+// - secondSeries: bench/one-patch's patch + one line of fs/pipe.c (bench/second-series), right
+//   after bench/one-patch was built: a second series on the first's source and config;
 // - freshSource: bench/one-patch again in an empty kfault cache with ccache warm: the other way
 //   to make a series cheap (a fresh copy of the source, ccache's objects), for comparison.
 // The entries the rebuilds make are removed before and after, so each is measured from the same
 // state and the cache is left as it was.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../dist/config.js';
 import { cacheEntryOf } from '../dist/kernel/build.js';
@@ -41,7 +42,7 @@ export async function buildSection({ root, here, kernel, coldBuiltMs, log, stats
   };
   const meta = (entry) => JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8'));
   const ccache = ccacheDir();
-  const out = { warm: null, patched: null, onePatch: null, secondSeries: null, freshSource: null, cold: null };
+  const out = { warm: null, onePatch: null, secondSeries: null, freshSource: null, cold: null };
 
   log('kernel build: cached (3 times)');
   out.warm = stats([0, 1, 2].map(() => cli(['kernel', 'build']).ms));
@@ -64,16 +65,8 @@ export async function buildSection({ root, here, kernel, coldBuiltMs, log, stats
     out.cold = { wallMs: m.buildSeconds * 1000, objects: m.objects, measured: 'when this machine first built the kernel (meta.json); BENCH_COLD_BUILD=1 measures it' };
   }
 
-  // the patched kernel, as the test suite and `kfault compare` use it (built here when not cached)
-  const patchedDir = join(root, 'kernel/patches/kmemleak-no-fault-inject');
-  const patched = cacheEntryOf(parseConfig({ kernel: { patches: patchedDir } }));
-  const wasCached = existsSync(join(patched.entry, 'meta.json'));
-  log(`kernel build: the patched kernel (${wasCached ? 'cached' : 'not cached: building it'})`);
-  const p = cli(['kernel', 'build', '--patches', patchedDir]);
-  const pm = meta(patched.entry);
-  out.patched = { wallMs: wasCached ? pm.buildSeconds * 1000 : p.ms, from: pm.from ?? 'tarball', objects: pm.objects, measured: wasCached ? 'when it was built (meta.json)' : 'this run' };
-
-  const rebuild = (what, patchesDir, env = {}) => {
+  // keep: leave the entry for the next rebuild to start from (removed at the end)
+  const rebuild = (what, patchesDir, env = {}, keep = false) => {
     const { entry } = removeEntry(patchesDir);
     const before = ccache ? ccacheStats(env.CCACHE_DIR ?? null) : null;
     log(`kernel build: ${what}`);
@@ -84,11 +77,15 @@ export async function buildSection({ root, here, kernel, coldBuiltMs, log, stats
       const seed = /building on a copy of (\S+): (.*)/.exec(r.stderr);
       return { wallMs: r.ms, objects: m.objects, from: m.from ?? 'tarball', seed: seed ? seed[1].split('/').pop() : null, changed: seed ? seed[2] : null, ccache: before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses } : null };
     } finally {
-      removeEntry(patchesDir);
+      if (!keep) removeEntry(patchesDir);
     }
   };
-  out.onePatch = rebuild('one patch (bench/one-patch: one line of mm/kmemleak.c on stock)', join(here, 'one-patch'));
-  out.secondSeries = rebuild('a second series (bench/second-series: the patched series + one line)', join(here, 'second-series'));
+  try {
+    out.onePatch = rebuild('one patch (bench/one-patch: one line of mm/kmemleak.c on stock)', join(here, 'one-patch'), {}, true);
+    out.secondSeries = rebuild("a second series (bench/second-series: bench/one-patch's patch + one line of fs/pipe.c)", join(here, 'second-series'));
+  } finally {
+    removeEntry(join(here, 'one-patch'));
+  }
   if (ccache) {
     const scratch = join(scratchRoot, 'build-fresh-source');
     rmSync(scratch, { recursive: true, force: true });
@@ -111,9 +108,8 @@ export function buildMarkdown(k, { p, ms, msRange, when }) {
   p(`| warm: cache hit (\`kfault kernel build\`, Node start included) | ${msRange(k.warm)} | 0 | |`);
   const from = (x) => (x.from === 'seed' ? `from a copy of the built tree ${x.seed}${x.changed ? ` (${x.changed})` : ''}` : x.from === 'tarball' ? 'from the tarball' : x.from);
   const cc = (x) => (x.ccache ? `; ccache: ${x.ccache.hits} hits, ${x.ccache.misses} misses` : '');
-  if (k.patched) p(`| the patched kernel (kernel/patches/kmemleak-no-fault-inject: touches sched.h) | ${ms(k.patched.wallMs)} | ${k.patched.objects} | ${from(k.patched)}; ${k.patched.measured} |`);
   if (k.onePatch) p(`| **one-patch rebuild** (bench/one-patch: one line of mm/kmemleak.c on stock) | **${ms(k.onePatch.wallMs)}** | ${k.onePatch.objects} | ${from(k.onePatch)}${cc(k.onePatch)} |`);
-  if (k.secondSeries) p(`| a second series on the patched kernel's source and config (bench/second-series) | ${ms(k.secondSeries.wallMs)} | ${k.secondSeries.objects} | ${from(k.secondSeries)}${cc(k.secondSeries)} |`);
+  if (k.secondSeries) p(`| a second series on the first's source and config (bench/second-series, after bench/one-patch) | ${ms(k.secondSeries.wallMs)} | ${k.secondSeries.objects} | ${from(k.secondSeries)}${cc(k.secondSeries)} |`);
   if (k.freshSource) p(`| the other way: bench/one-patch from a fresh copy of the source, ccache warm | ${ms(k.freshSource.wallMs)} | ${k.freshSource.objects} | ${from(k.freshSource)}${cc(k.freshSource)} |`);
   p();
 }
