@@ -103,13 +103,34 @@ function run(cmd: string, args: string[], what: string): void {
 }
 
 /** Copies a built tree to dest: the source as hard links, out/ as real files with their times.
- * Module.symvers goes: it lists the seed kernel's exports, and modules.ts makes it again. */
-export function copyTree(from: string, dest: string): void {
+ * Module.symvers goes: it lists the seed kernel's exports, and modules.ts makes it again. The
+ * tree will live at finalPath (dest is a scratch name renamed there). */
+export function copyTree(from: string, dest: string, finalPath = dest): void {
   mkdirSync(dest, { recursive: true });
   const entries = readdirSync(from).filter((e) => e !== OUT && e !== STATE && !e.startsWith(`${STATE}.`));
   if (entries.length) run('cp', ['-al', ...entries.map((e) => join(from, e)), dest], `copying the source of ${from}`);
   run('cp', ['-a', join(from, OUT), join(dest, OUT)], `copying the build dir ${join(from, OUT)}`);
   rmSync(join(dest, OUT, 'Module.symvers'), { force: true });
+  relocateTools(dest, finalPath);
+}
+
+/** objtool is built by tools/'s own make, which names every file by its absolute path in its
+ * .cmd files. In a tree at another path those commands differ, so objtool is built again, and
+ * every object that objtool checks depends on it: a full rebuild. So the tree's old path is
+ * replaced by the new one in them (out/tools/**\/.*.cmd, text files of the tree's own). */
+export function relocateTools(tree: string, finalPath = tree): number {
+  const cmds = spawnSync('find', [join(tree, OUT, 'tools'), '-name', '.*.cmd', '-type', 'f'], { encoding: 'utf8' });
+  if (cmds.status !== 0) return 0;
+  let changed = 0;
+  for (const file of cmds.stdout.split('\n').filter(Boolean)) {
+    const text = readFileSync(file, 'utf8');
+    const old = /^cmd_(\/\S+?)\/out\/tools\//m.exec(text)?.[1];
+    if (!old || old === finalPath) continue;
+    writeFileSync(`${file}.tmp`, text.replaceAll(`${old}/`, `${finalPath}/`));
+    renameSync(`${file}.tmp`, file);
+    changed++;
+  }
+  return changed;
 }
 
 /** Turns a tree with series `from` applied into one with series `to` applied, touching only the
@@ -182,7 +203,7 @@ export async function prepareTree(key: string, want: { source: string; version: 
   if (seed) {
     try {
       // the seed's own lock: `make modules` may be writing to its out/
-      await withBuildLock(buildLockPath(basename(seed.tree)), `copy of the built tree ${seed.tree}`, async () => copyTree(seed.tree, tmp));
+      await withBuildLock(buildLockPath(basename(seed.tree)), `copy of the built tree ${seed.tree}`, async () => copyTree(seed.tree, tmp, tree));
       const changed = switchSeries(tmp, seed.state.patches, want.patches);
       writeTreeState(tmp, record());
       renameSync(tmp, tree);
