@@ -190,7 +190,7 @@ export function buildLockPath(key: string): string {
 /** The tree trees/<key> as it must be before make: there already (a build that stopped half way
  * goes on where it was), copied from the closest built tree, or unpacked. Says which. The
  * caller holds trees/<key>'s build lock, so copies a killed run of it left can go. */
-export async function prepareTree(key: string, want: { source: string; version: string; tarball: string; fragments: string; patches: Patch[] }): Promise<{ tree: string; from: 'same' | 'seed' | 'tarball'; seed?: string; changed?: string[] }> {
+export async function prepareTree(key: string, want: { source: string; version: string; tarball: string; fragments: string; patches: Patch[] }): Promise<{ tree: string; from: 'same' | 'seed' | 'tarball'; seed?: string; changed?: string[]; sameFragments?: boolean }> {
   const tree = treeDir(key);
   const root = dirname(tree);
   if (existsSync(root)) for (const name of readdirSync(root)) if (name.startsWith(`${key}.tmp-`) || name.startsWith(`${key}.switch-`)) rmSync(join(root, name), { recursive: true, force: true });
@@ -207,7 +207,7 @@ export async function prepareTree(key: string, want: { source: string; version: 
       const changed = switchSeries(tmp, seed.state.patches, want.patches);
       writeTreeState(tmp, record());
       renameSync(tmp, tree);
-      return { tree, from: 'seed', seed: seed.tree, changed };
+      return { tree, from: 'seed', seed: seed.tree, changed, sameFragments: seed.sameFragments };
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       process.stderr.write(`kfault: could not start from the built tree ${seed.tree} (${(e as Error).message.split('\n')[0]}); unpacking the source instead\n`);
