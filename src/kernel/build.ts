@@ -229,7 +229,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
 function describeChanged(files: string[]): string {
   if (!files.length) return 'no source file differs';
   const shown = files.slice(0, 5).join(', ');
-  return `${files.length} source file${files.length === 1 ? '' : 's'} differ (${shown}${files.length > 5 ? ', ...' : ''})`;
+  return `${files.length} source file${files.length === 1 ? ' differs' : 's differ'} (${shown}${files.length > 5 ? ', ...' : ''})`;
 }
 
 /** Read once from the build dir, then kept with the cache entry (the build dir may be cleaned). */

@@ -25,7 +25,7 @@ describe('a one-patch series on the built stock source', () => {
     for (const p of [series.entry, treeDir(series.key), buildLockPath(series.key)]) rmSync(p, { recursive: true, force: true });
     const r = kfault('kernel', 'build', '--patches', onePatch);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`building on a copy of ${treeDir(stock.key)}: 1 source file differ (mm/kmemleak.c)`);
+    expect(r.stderr).toContain(`building on a copy of ${treeDir(stock.key)}: 1 source file differs (mm/kmemleak.c)`);
     const meta = JSON.parse(readFileSync(join(series.entry, 'meta.json'), 'utf8')) as { from: string; objects: number };
     expect(meta.from).toBe('seed');
     // kmemleak.o and what links it, not the 1,800 objects of a full build
