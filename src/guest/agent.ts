@@ -2,16 +2,17 @@
 import { createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
-import { AgentMessage, parseLine, Request } from '../protocol.js';
-import { MAX_MESSAGE_BYTES } from './channel.js';
+import type { AgentMessage, Request } from '../protocol.js';
+import { MAX_MESSAGE_BYTES } from '../protocol-limits.js';
+import { parseRequest } from './request-check.js';
 import { runCommand, sweepCommand, traceCommand } from './command.js';
 import { requestLines } from './request-lines.js';
 import { sweepSettings } from './sweep-settings.js';
 import { runShell } from './shell.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, faultStateRoundTrip, forgetFaultState, globalSettings, OPT_IN_INJECTORS, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
-import { knobSettings } from '../fault-knobs.js';
-import { globalModeProblems } from '../config.js';
+import { knobSettings } from '../fault-knob-table.js';
+import { globalModeProblems } from '../global-mode.js';
 import { leakCheckWhy } from './mem-init.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
@@ -136,8 +137,8 @@ async function main(): Promise<void> {
     const buf = Buffer.from(text);
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
   };
-  // Step events are the hot path: no schema check here (the host checks every message it
-  // reads), and the steps of one turn of the event loop go out in one write, at the end of it.
+  // No schema check here (the host checks every message it reads; zod is not loaded in the
+  // guest), and the steps of one turn of the event loop go out in one write, at the end of it.
   let steps = '';
   const flush = () => {
     if (!steps) return;
@@ -151,7 +152,6 @@ async function main(): Promise<void> {
       steps += JSON.stringify(msg) + '\n';
       return;
     }
-    AgentMessage.parse(msg);
     flush();
     writeAll(JSON.stringify(msg) + '\n');
   };
@@ -183,7 +183,7 @@ async function serve(requests: AsyncIterable<string>, send: (msg: AgentMessage) 
     if (!line.trim()) continue;
     let req: Request;
     try {
-      req = parseLine(Request, line, 'request from host');
+      req = parseRequest(line);
     } catch (e) {
       const id = Number(/"id"\s*:\s*(\d+)/.exec(line)?.[1] ?? 0);
       send({ type: 'reply', id, ok: false, error: { code: 'KFAULT_BAD_REQUEST', message: String((e as Error).message) } });

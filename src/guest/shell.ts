@@ -3,7 +3,8 @@
 // terminal) or with its output collected and sent back.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { SHELL_OUTPUT_MAX, type Request, type ShellResult } from '../protocol.js';
+import type { Request, ShellResult } from '../protocol.js';
+import { SHELL_OUTPUT_MAX } from '../protocol-limits.js';
 
 export type ShellRequest = Extract<Request, { type: 'shell' }>;
 
