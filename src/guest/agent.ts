@@ -1,5 +1,5 @@
 // The guest agent: runs as a child of the guest's init, serves the host over virtio-serial.
-import { createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { createReadStream, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
 import type { AgentMessage, Request } from '../protocol.js';
@@ -132,6 +132,7 @@ function errorOf(e: unknown) {
 }
 
 async function main(): Promise<void> {
+  mkdirSync(WORK_DIR, { recursive: true }); // HOME and TMPDIR of what the agent runs: init.sh sets them to its parent
   const fd = openSync(findPort(), 'r+');
   const writeAll = (text: string) => {
     const buf = Buffer.from(text);
