@@ -10,7 +10,7 @@ root=${0%/*}
 root=${root%/*}
 root=${root%/*}
 mount -a -T "$root/src/guest/fstab"
-agent="${kfault_agent:-$root/dist/guest/agent.bundle.js}"
+agent="${kfault_agent:-$root/dist/guest/agent.bundle.cjs}"
 echo "kfault: init up, starting $agent"
 # --expose-gc and no memory reducer: during global injection (stress) the agent must not start
 # a garbage collection, whose munmap() would fail and abort V8. --single-threaded: no V8
