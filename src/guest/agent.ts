@@ -161,11 +161,12 @@ async function main(): Promise<void> {
   bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
   const tracing = ensureFaultTracing();
+  // The reader of requests before the ready message: ready means the agent reads requests now.
+  const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
   send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy() });
   bootMarks.readyMs = monotonicMs();
 
   // Requests are served one at a time, in order: a sweep owns the fault state while it runs.
-  const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
   try {
     await serve(requests, send);
   } catch (e) {
