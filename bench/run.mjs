@@ -234,11 +234,13 @@ async function profileSection(config, kernel, programs) {
     const starts = {
       'node -e 0': [process.execPath, '-e', '0'],
       "node: import zod (the protocol's schemas)": [process.execPath, '--input-type=module', '-e', `await import('${root}/node_modules/zod/index.js')`],
-      "node: import the agent's modules (dist/guest/agent.js's imports)": [
+      // one by one, as ESM: the modules dist/guest/agent.bundle.cjs holds in one file (the bundle
+      // itself cannot run here: it would open the agent's port)
+      "node: import the agent's modules (dist/guest/agent.js's imports, no zod)": [
         process.execPath,
         '--input-type=module',
         '-e',
-        `for (const m of ['protocol.js', 'addon.js', 'fault-knobs.js', 'guest/command.js', 'guest/bench.js', 'guest/faults.js', 'guest/kmsg.js', 'guest/kmemleak-filter.js']) await import('${dist}/' + m)`,
+        `for (const m of ['addon.js', 'fault-knob-table.js', 'global-mode.js', 'protocol-limits.js', 'guest/request-check.js', 'guest/command.js', 'guest/bench.js', 'guest/faults.js', 'guest/kmsg.js', 'guest/kmemleak-filter.js', 'guest/sweep-settings.js', 'guest/shell.js']) await import('${dist}/' + m)`,
       ],
       '/bin/sh -c true': ['/bin/sh', '-c', 'true'],
     };

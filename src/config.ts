@@ -2,6 +2,9 @@
 // checks as small pure functions run by the schema, errors printed one per line with their dotted path.
 import { z } from 'zod';
 import { FaultsConfig, requiredFiles } from './fault-knobs.js';
+import { globalModeProblems } from './global-mode.js';
+
+export { globalModeProblems };
 
 export const defaults = {
   kernel: {
@@ -154,14 +157,6 @@ export function checkFailFunction(c: Config): ConfigProblem[] {
   const f = c.faults.fail_function;
   if (f?.retval !== undefined && !f.inject?.length) return [{ path: 'faults.fail_function.retval', message: 'give the functions to fail in faults.fail_function.inject' }];
   return [];
-}
-
-/** Global mode turns injection off again with a write, whose copy from user space
- * fail_usercopy would fail in every task: it could stay armed. (fail_futex cannot fail that
- * write; native/stress.c retries it until every probability file takes the 0.) */
-export function globalModeProblems(faults: Config['faults']): ConfigProblem[] {
-  if (faults.fail_usercopy === undefined) return [];
-  return [{ path: 'faults.fail_usercopy', message: 'global mode cannot drive fail_usercopy: the write that turns injection off again is itself a copy from user space, which it would fail in every task, so faults could stay armed; use sweep.mode random (the harness thread only) or systematic' }];
 }
 
 export function checkGlobalMode(c: Config): ConfigProblem[] {

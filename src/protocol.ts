@@ -1,7 +1,7 @@
 // Every message between host and guest agent: JSON, one per line, validated on both sides.
 import { z } from 'zod';
-import { FaultSite } from './kmsg/fault-trace.js';
-import { Leak } from './kmsg/kmemleak-report.js';
+import { FaultSite } from './kmsg/fault-site.js';
+import { Leak } from './kmsg/leak.js';
 import { FaultsConfig } from './fault-knobs.js';
 
 export const Harness = z.object({
@@ -371,8 +371,7 @@ export const ShellResult = z.strictObject({
   cwd: z.string(),
 });
 export type ShellResult = z.infer<typeof ShellResult>;
-/** 2 x 8 MiB in base64 stays well below a message's bound (channel.ts MAX_MESSAGE_BYTES) */
-export const SHELL_OUTPUT_MAX = 8 << 20;
+export { SHELL_OUTPUT_MAX } from './protocol-limits.js';
 
 /** The result schema for each request type, checked by the host on every reply. */
 /** An unarmed traced run: the syscalls the program made after its execve, in order of first use. */

@@ -1,7 +1,7 @@
 // What `kfault sweep --json` writes, read back by `kfault report` (offline, no guest).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { Leak } from './kmsg/kmemleak-report.js';
+import { Leak } from './kmsg/leak.js';
 import { SweepResult } from './protocol.js';
 import { groupProblems, ProblemGroup } from './reports/groups.js';
 import { ResultsProblem } from './repro/problems.js';

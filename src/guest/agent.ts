@@ -1,17 +1,18 @@
 // The guest agent: runs as a child of the guest's init, serves the host over virtio-serial.
-import { createReadStream, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { createReadStream, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import * as addon from '../addon.js';
-import { AgentMessage, parseLine, Request } from '../protocol.js';
-import { MAX_MESSAGE_BYTES } from './channel.js';
+import type { AgentMessage, Request } from '../protocol.js';
+import { MAX_MESSAGE_BYTES } from '../protocol-limits.js';
+import { parseRequest } from './request-check.js';
 import { runCommand, sweepCommand, traceCommand } from './command.js';
 import { requestLines } from './request-lines.js';
 import { sweepSettings } from './sweep-settings.js';
 import { runShell } from './shell.js';
 import { monotonicMs, runBench } from './bench.js';
 import { ALLOC_INJECTORS, faultStateRoundTrip, forgetFaultState, globalSettings, OPT_IN_INJECTORS, randomSettings, snapshotFaultState, withFaultSettings } from './faults.js';
-import { knobSettings } from '../fault-knobs.js';
-import { globalModeProblems } from '../config.js';
+import { knobSettings } from '../fault-knob-table.js';
+import { globalModeProblems } from '../global-mode.js';
 import { leakCheckWhy } from './mem-init.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
@@ -131,13 +132,14 @@ function errorOf(e: unknown) {
 }
 
 async function main(): Promise<void> {
+  mkdirSync(WORK_DIR, { recursive: true }); // HOME and TMPDIR of what the agent runs: init.sh sets them to its parent
   const fd = openSync(findPort(), 'r+');
   const writeAll = (text: string) => {
     const buf = Buffer.from(text);
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
   };
-  // Step events are the hot path: no schema check here (the host checks every message it
-  // reads), and the steps of one turn of the event loop go out in one write, at the end of it.
+  // No schema check here (the host checks every message it reads; zod is not loaded in the
+  // guest), and the steps of one turn of the event loop go out in one write, at the end of it.
   let steps = '';
   const flush = () => {
     if (!steps) return;
@@ -151,7 +153,6 @@ async function main(): Promise<void> {
       steps += JSON.stringify(msg) + '\n';
       return;
     }
-    AgentMessage.parse(msg);
     flush();
     writeAll(JSON.stringify(msg) + '\n');
   };
@@ -160,11 +161,12 @@ async function main(): Promise<void> {
   bootMarks.addonLoadedMs = monotonicMs();
   kmemleakCommand('start');
   const tracing = ensureFaultTracing();
+  // The reader of requests before the ready message: ready means the agent reads requests now.
+  const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
   send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy() });
   bootMarks.readyMs = monotonicMs();
 
   // Requests are served one at a time, in order: a sweep owns the fault state while it runs.
-  const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
   try {
     await serve(requests, send);
   } catch (e) {
@@ -183,7 +185,7 @@ async function serve(requests: AsyncIterable<string>, send: (msg: AgentMessage) 
     if (!line.trim()) continue;
     let req: Request;
     try {
-      req = parseLine(Request, line, 'request from host');
+      req = parseRequest(line);
     } catch (e) {
       const id = Number(/"id"\s*:\s*(\d+)/.exec(line)?.[1] ?? 0);
       send({ type: 'reply', id, ok: false, error: { code: 'KFAULT_BAD_REQUEST', message: String((e as Error).message) } });

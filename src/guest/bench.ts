@@ -1,7 +1,7 @@
 // The agent's side of the 'bench' request (bench/): run a benchmark program in the guest, under
 // a sweep's fault settings when asked, and say when the guest got where during its boot.
-import { spawnSync } from 'node:child_process';
 import type { BenchResult, BootMarks, Request } from '../protocol.js';
+import { childProcess } from './child-process.js';
 import { FAIL_NTH_SETTINGS, hasAttr, optInSettings, withFaultSettings } from './faults.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest } from './kmemleak-filter.js';
 import { kmsgRecords } from './kmsg.js';
@@ -28,7 +28,7 @@ export async function runBench(req: BenchRequest, cwd: string, marks: Omit<BootM
   const argv = req.argv;
   const run = async () => {
     const start = performance.now();
-    const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: req.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 });
+    const r = childProcess().spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: req.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 });
     const ms = performance.now() - start;
     if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
     return {

@@ -1,13 +1,12 @@
 // Host end of the agent's virtio-serial port: QEMU connects to a unix socket the host listens on.
 import { createServer, type Server, type Socket } from 'node:net';
 import { boundedLines } from './bounded-lines.js';
-import { AgentMessage, parseLine, type Ready, type Reply, type Request, type StepEvent } from '../protocol.js';
+import { AgentMessage, parseLine, Request, type Ready, type Reply, type StepEvent } from '../protocol.js';
+import { MAX_MESSAGE_BYTES } from '../protocol-limits.js';
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent) => void; rearm: () => void };
 
-/** The longest message the host reads from the agent: a step event carries that step's kernel
- * log, which native/isolate.c bounds at 16 MiB; JSON escaping can double it. */
-export const MAX_MESSAGE_BYTES = 40 << 20;
+export { MAX_MESSAGE_BYTES };
 
 export class AgentChannel {
   private socket?: Socket;
@@ -89,6 +88,12 @@ export class AgentChannel {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.socket) return Promise.reject(new Error('the guest agent is not connected'));
     const id = this.nextId++;
+    // The agent checks only a request's id and type (it loads no zod): the schema is checked here.
+    const checked = Request.safeParse({ ...body, id });
+    if (!checked.success) {
+      const issues = checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      return Promise.reject(Object.assign(new Error(`request ${body.type} to the guest agent: ${issues}`), { code: 'KFAULT_BAD_REQUEST' }));
+    }
     const line = JSON.stringify({ ...body, id }) + '\n';
     return new Promise((resolve, reject) => {
       const expire = () => {

@@ -1,16 +1,16 @@
 #!/bin/sh
 # PID 1 of a kfault guest: the host's root is mounted read-only over 9p. Mount what the agent
-# needs, run it, then reboot (QEMU runs with -no-reboot, so it exits).
+# needs (fstab, next to this script), run it (the agent makes its work dir under /run/kfault),
+# then reboot (QEMU runs with -no-reboot, so it exits).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run/kfault TMPDIR=/run/kfault
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t debugfs debugfs /sys/kernel/debug
-[ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-mkdir -p /run/kfault/work
-agent="${kfault_agent:-$(dirname "$(dirname "$(dirname "$0")")")/dist/guest/agent.js}"
+# The package root, three levels up from this script: with the shell's own expansion, as every
+# process started under TCG costs the boot.
+root=${0%/*}
+root=${root%/*}
+root=${root%/*}
+mount -a -T "$root/src/guest/fstab"
+agent="${kfault_agent:-$root/dist/guest/agent.bundle.cjs}"
 echo "kfault: init up, starting $agent"
 # --expose-gc and no memory reducer: during global injection (stress) the agent must not start
 # a garbage collection, whose munmap() would fail and abort V8. --single-threaded: no V8

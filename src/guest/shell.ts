@@ -1,9 +1,10 @@
 // kfault shell, in the guest: a program run as a user would run it, in a session of its own,
 // either on the virtio console (hvc0, its controlling terminal, bridged by the host to its own
 // terminal) or with its output collected and sent back.
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { SHELL_OUTPUT_MAX, type Request, type ShellResult } from '../protocol.js';
+import type { Request, ShellResult } from '../protocol.js';
+import { SHELL_OUTPUT_MAX } from '../protocol-limits.js';
+import { childProcess } from './child-process.js';
 
 export type ShellRequest = Extract<Request, { type: 'shell' }>;
 
@@ -52,7 +53,7 @@ export function runShell(req: ShellRequest, workDir: string): Promise<ShellResul
   }
   return new Promise((resolve, reject) => {
     // detached: a session of its own (setsid -c makes one with a tty), so a timeout kills the lot
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, detached: console === null, stdio: console === null ? ['ignore', 'pipe', 'pipe'] : [console, console, console] });
+    const child = childProcess().spawn(argv[0]!, argv.slice(1), { cwd, env, detached: console === null, stdio: console === null ? ['ignore', 'pipe', 'pipe'] : [console, console, console] });
     if (console !== null) closeSync(console);
     const out = collector();
     const err = collector();

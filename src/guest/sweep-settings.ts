@@ -1,7 +1,7 @@
 // In the guest: the fault settings of a fail-nth sweep, whatever is swept (a harness or a
 // program): fail-nth's own, the opt-in injectors', kfault's kmemleak and slab-refill filters,
 // and the user's knobs over them.
-import { knobSettings } from '../fault-knobs.js';
+import { knobSettings } from '../fault-knob-table.js';
 import type { FaultsConfig } from '../fault-knobs.js';
 import type { KmemleakFilter, TextRange } from '../protocol.js';
 import { FAIL_NTH_SETTINGS, hasAttr, optInSettings } from './faults.js';

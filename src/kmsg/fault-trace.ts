@@ -6,23 +6,10 @@
 //    ...
 //    alloc_pipe_info+0x66/0x1a0      <- the call site: the first frame past the allocator
 //    create_pipe_files+0x46/0x1ad
-import { z } from 'zod';
+import type { FaultSite } from './fault-site.js';
 
-export const FaultSite = z.strictObject({
-  injector: z.string(),
-  /** e.g. "alloc_pipe_info+0x66", the first frame outside fault injection and the allocator */
-  callSite: z.string().nullable(),
-  /** the function that called it, e.g. "create_pipe_files" */
-  caller: z.string().nullable(),
-  /** reliable frames, innermost first, as "name+0xoff" */
-  frames: z.array(z.string()),
-  /** the fault struck one of kmemleak's own allocations */
-  inKmemleak: z.boolean(),
-  /** where the site came from: fault injection's own trace in the kernel log, or (for a
-   * __GFP_NOWARN allocation, which logs none) the allocation tracepoint that saw it fail */
-  from: z.enum(['kmsg', 'tracepoint']).default('kmsg'),
-});
-export type FaultSite = z.infer<typeof FaultSite>;
+// The schema is in fault-site.js: the guest agent parses with this module and loads no zod.
+export type { FaultSite };
 
 /** Fault injection itself and the allocators' entry points: never the call site. */
 const MACHINERY = new RegExp(

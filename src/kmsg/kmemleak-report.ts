@@ -5,20 +5,10 @@
 //       00 00 00 00 00 00 00 00 ...  ................
 //     backtrace (crc 5a1b2c3d):
 //       [<ffffffff81100b2e>] kmemleak_alloc+0x4e/0x80
-import { z } from 'zod';
+import type { Leak } from './leak.js';
 
-export const Leak = z.strictObject({
-  address: z.string(),
-  size: z.number().int().nonnegative(),
-  comm: z.string(),
-  pid: z.number().int(),
-  jiffies: z.number(),
-  crc: z.string().nullable(),
-  hexDump: z.array(z.string()),
-  /** "symbol+0xoff/0xsize" (and " [module]"), innermost first */
-  frames: z.array(z.string()),
-});
-export type Leak = z.infer<typeof Leak>;
+// The schema is in leak.js: the guest agent parses with this module and loads no zod.
+export type { Leak };
 
 export function parseKmemleakReport(text: string): Leak[] {
   const leaks: Leak[] = [];

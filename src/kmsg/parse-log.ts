@@ -2,8 +2,10 @@
 // reports, kmemleak records and fault-injection traces (kfault parse).
 import { z } from 'zod';
 import { faultBeforeCrash, parseConsoleCrash, stepOfComm } from './crash.js';
-import { FaultSite, parseFaultSites } from './fault-trace.js';
-import { Leak, parseKmemleakReport } from './kmemleak-report.js';
+import { FaultSite } from './fault-site.js';
+import { parseFaultSites } from './fault-trace.js';
+import { Leak } from './leak.js';
+import { parseKmemleakReport } from './kmemleak-report.js';
 import { kernelProblems } from './problems.js';
 import { LineFormat, logLines, type LogLine } from './log-lines.js';
 

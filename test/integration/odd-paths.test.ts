@@ -22,6 +22,7 @@ describe('paths with a blank and a comma', () => {
     cpSync(join(root, 'package.json'), join(checkout, 'package.json'));
     cpSync(join(root, 'build/Release/kfault.node'), join(checkout, 'build/Release/kfault.node'));
     cpSync(join(root, 'src/guest/init.sh'), join(checkout, 'src/guest/init.sh'));
+    cpSync(join(root, 'src/guest/fstab'), join(checkout, 'src/guest/fstab'));
     symlinkSync(join(root, 'node_modules'), join(checkout, 'node_modules'));
     const r = spawnSync(process.execPath, [join(checkout, 'bin/kfault.js'), 'sweep', 'pipe2', '--print-qemu'], { cwd: checkout, encoding: 'utf8', timeout: 300_000, env: { ...process.env, TMPDIR: tmp } });
     expect(r.status, r.stderr).toBe(0);

@@ -67,10 +67,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }), 180_000);
 describe.skipIf(offline)('the npm package, installed in a fresh project', () => {
   it('ships dist/ with types, the schema, the addon sources and kernel/, and no tests or bench', () => {
     const files = packed.files.map((f) => f.path);
-    for (const f of ['bin/kfault.js', 'dist/index.js', 'dist/index.d.ts', 'dist/vitest.js', 'dist/vitest.d.ts', 'dist/cli/main.js', 'dist/guest/agent.js', 'schema.json', 'binding.gyp', 'native/sweep.c', 'native/kfault.h', 'native/harness-runner.c', 'native/runner.h', 'kernel/kfault.config', 'kernel/kasan.config', 'kernel/patches/series', 'src/guest/init.sh', 'README.md']) {
+    for (const f of ['bin/kfault.js', 'dist/index.js', 'dist/index.d.ts', 'dist/vitest.js', 'dist/vitest.d.ts', 'dist/cli/main.js', 'dist/guest/agent.js', 'dist/guest/agent.bundle.cjs', 'schema.json', 'binding.gyp', 'native/sweep.c', 'native/kfault.h', 'native/harness-runner.c', 'native/runner.h', 'kernel/kfault.config', 'kernel/kasan.config', 'kernel/patches/series', 'src/guest/init.sh', 'src/guest/fstab', 'README.md']) {
       expect(files, f).toContain(f);
     }
-    expect(files.filter((f) => /^(test|bench|build|docker|\.ci)\//.test(f) || f.endsWith('.map') || (f.startsWith('src/') && f !== 'src/guest/init.sh'))).toEqual([]);
+    expect(files.filter((f) => /^(test|bench|build|docker|\.ci)\//.test(f) || f.endsWith('.map') || (f.startsWith('src/') && f !== 'src/guest/init.sh' && f !== 'src/guest/fstab'))).toEqual([]);
     // the addon and the harness runner (an executable of its own) were compiled at install, in the project
     expect(existsSync(join(installed, 'build/Release/kfault.node'))).toBe(true);
     expect(statSync(join(installed, 'build/Release/kfault-harness-runner')).mode & 0o111).not.toBe(0);
