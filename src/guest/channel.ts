@@ -1,9 +1,9 @@
 // Host end of the agent's virtio-serial port: QEMU connects to a unix socket the host listens on.
 import { createServer, type Server, type Socket } from 'node:net';
 import { boundedLines } from './bounded-lines.js';
-import { AgentMessage, parseLine, type Ready, type Reply, type Request, type StepEvent } from '../protocol.js';
+import { AgentMessage, parseLine, type Ready, type Reply, type Request, type StepEvent, type SweepDoneEvent } from '../protocol.js';
 
-type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent) => void; rearm: () => void };
+type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent | SweepDoneEvent) => void; rearm: () => void };
 
 /** The longest message the host reads from the agent: a step event carries that step's kernel
  * log, which native/isolate.c bounds at 16 MiB; JSON escaping can double it. */
@@ -60,7 +60,7 @@ export class AgentChannel {
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if (msg.type === 'step') {
+    if (msg.type === 'step' || msg.type === 'sweepDone') {
       p.rearm();
       p.onEvent?.(msg);
       return;
@@ -85,7 +85,7 @@ export class AgentChannel {
    * Sends one request; rejects when the channel fails, or when timeoutMs pass without the
    * reply or an event of this request (each event restarts the clock).
    */
-  request(body: Omit<Request, 'id'>, timeoutMs: number, onEvent?: (e: StepEvent) => void): Promise<Reply> {
+  request(body: Omit<Request, 'id'>, timeoutMs: number, onEvent?: (e: StepEvent | SweepDoneEvent) => void): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.socket) return Promise.reject(new Error('the guest agent is not connected'));
     const id = this.nextId++;

@@ -69,8 +69,6 @@ export function probeGuest(): GuestProbe {
   return { kmemleakOn, stackFilter, userRejects };
 }
 
-let sorted: bigint[] | undefined;
-
 /** [start, end) of a function (up to the next symbol), or of [first, last]; or what is wrong. */
 export function resolveRange(r: string | [string, string]): [bigint, bigint] | string {
   const [first, last] = typeof r === 'string' ? [r, r] : r;
@@ -78,29 +76,75 @@ export function resolveRange(r: string | [string, string]): [bigint, bigint] | s
   if (start === null) return `no symbol '${first}' in this kernel's /proc/kallsyms`;
   const lastStart = kallsymsAddress(last);
   if (lastStart === null) return `no symbol '${last}' in this kernel's /proc/kallsyms`;
-  sorted ??= [...new Set(kallsymsAll().values())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const end = sorted.find((a) => a > lastStart);
+  const end = nextAddress(lastStart);
   if (end === undefined) return `cannot tell where '${last}' ends`;
   if (end <= start) return `'${last}' comes before '${first}' in the kernel's text`;
   return [start, end];
 }
 
-let kallsyms: Map<string, bigint> | undefined;
+/**
+ * /proc/kallsyms as read once, "ADDRESS TYPE NAME[\t[MODULE]]" a line: a symbol is looked up in
+ * the text itself, not split into a map first (its some 50,000 lines took 2.4-3.1 s to split
+ * under TCG, on every kfault sweep's first sweep; a lookup takes milliseconds).
+ */
+let kallsyms: string | undefined;
+const found = new Map<string, bigint | null>();
 
-function kallsymsAll(): Map<string, bigint> {
-  kallsymsAddress('');
-  return kallsyms!;
+function kallsymsText(): string {
+  if (kallsyms === undefined) {
+    const text = readFileSync('/proc/kallsyms', 'utf8');
+    kallsyms = `\n${text}${text.endsWith('\n') ? '' : '\n'}`;
+  }
+  return kallsyms;
 }
 
-/** A symbol's address from /proc/kallsyms (the first one of that name). */
+/** A symbol's address from /proc/kallsyms (the first line of that name; a module's symbol is
+ * named with its module, "NAME\t[MODULE]", so a bare name never matches one). */
 export function kallsymsAddress(symbol: string): bigint | null {
-  if (!kallsyms) {
-    kallsyms = new Map();
-    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-      const [addr, , name] = line.split(' ');
-      if (addr && name && !kallsyms.has(name)) kallsyms.set(name, BigInt(`0x${addr}`));
+  if (found.has(symbol)) return found.get(symbol)!;
+  const text = kallsymsText();
+  let a: bigint | null = null;
+  if (symbol && !/[\s]/.test(symbol)) {
+    // the name field is the line's third, after "ADDRESS TYPE ": it ends the line
+    for (let at = text.indexOf(` ${symbol}\n`); at >= 0; at = text.indexOf(` ${symbol}\n`, at + 1)) {
+      const lineStart = text.lastIndexOf('\n', at) + 1;
+      const fields = text.slice(lineStart, at).split(' ');
+      if (fields.length !== 2 || !/^[0-9a-f]+$/.test(fields[0]!) || fields[1]!.length !== 1) continue;
+      a = BigInt(`0x${fields[0]}`);
+      break;
     }
   }
-  const a = kallsyms.get(symbol);
-  return a === undefined || a === 0n ? null : a;
+  if (a === 0n) a = null;
+  found.set(symbol, a);
+  return a;
+}
+
+const nextFound = new Map<bigint, bigint | undefined>();
+
+/** The lowest address of any symbol above addr. Addresses are compared as text where they
+ * have the same width (kallsyms prints them zero-padded): no number made per line. */
+function nextAddress(addr: bigint): bigint | undefined {
+  if (nextFound.has(addr)) return nextFound.get(addr);
+  const text = kallsymsText();
+  const target = addr.toString(16).padStart(16, '0');
+  let best: string | undefined;
+  let other: bigint | undefined; // an address of another width, compared as a number
+  for (let at = 1; at < text.length; ) {
+    const nl = text.indexOf('\n', at);
+    const sp = text.indexOf(' ', at);
+    if (sp > at && sp < nl) {
+      const hex = text.slice(at, sp);
+      if (hex.length === 16) {
+        if (hex > target && (best === undefined || hex < best) && /^[0-9a-f]{16}$/.test(hex)) best = hex;
+      } else if (/^[0-9a-f]+$/.test(hex)) {
+        const v = BigInt(`0x${hex}`);
+        if (v > addr && (other === undefined || v < other)) other = v;
+      }
+    }
+    at = nl + 1;
+  }
+  const b = best === undefined ? undefined : BigInt(`0x${best}`);
+  const next = b === undefined ? other : other === undefined || b < other ? b : other;
+  nextFound.set(addr, next);
+  return next;
 }
