@@ -98,39 +98,47 @@ function kallsymsText(): string {
   return kallsyms;
 }
 
-/** A symbol's address from /proc/kallsyms (the first line of that name; a module's symbol is
- * named with its module, "NAME\t[MODULE]", so a bare name never matches one). */
+/** A symbol's address from /proc/kallsyms (the first line of that name). */
 export function kallsymsAddress(symbol: string): bigint | null {
-  if (found.has(symbol)) return found.get(symbol)!;
-  const text = kallsymsText();
-  let a: bigint | null = null;
-  if (symbol && !/[\s]/.test(symbol)) {
-    // the name field is the line's third, after "ADDRESS TYPE ": it ends the line
-    for (let at = text.indexOf(` ${symbol}\n`); at >= 0; at = text.indexOf(` ${symbol}\n`, at + 1)) {
-      const lineStart = text.lastIndexOf('\n', at) + 1;
-      const fields = text.slice(lineStart, at).split(' ');
-      if (fields.length !== 2 || !/^[0-9a-f]+$/.test(fields[0]!) || fields[1]!.length !== 1) continue;
-      a = BigInt(`0x${fields[0]}`);
-      break;
-    }
-  }
-  if (a === 0n) a = null;
-  found.set(symbol, a);
-  return a;
+  if (!found.has(symbol)) found.set(symbol, symbolAddress(kallsymsText(), symbol));
+  return found.get(symbol)!;
 }
 
 const nextFound = new Map<bigint, bigint | undefined>();
 
-/** The lowest address of any symbol above addr. Addresses are compared as text where they
- * have the same width (kallsyms prints them zero-padded): no number made per line. */
 function nextAddress(addr: bigint): bigint | undefined {
-  if (nextFound.has(addr)) return nextFound.get(addr);
-  const text = kallsymsText();
+  if (!nextFound.has(addr)) nextFound.set(addr, addressAfter(kallsymsText(), addr));
+  return nextFound.get(addr);
+}
+
+/**
+ * In kallsyms text that starts and ends with a newline: the address of the first line named
+ * symbol, null when none is or its address reads 0 (kptr_restrict). A module's symbol is named
+ * with its module ("NAME\t[MODULE]"), so a bare name never matches one.
+ */
+export function symbolAddress(text: string, symbol: string): bigint | null {
+  if (!symbol || /\s/.test(symbol)) return null;
+  // the name field is the line's third, after "ADDRESS TYPE ", and it ends the line
+  for (let at = text.indexOf(` ${symbol}\n`); at >= 0; at = text.indexOf(` ${symbol}\n`, at + 1)) {
+    const lineStart = text.lastIndexOf('\n', at) + 1;
+    const fields = text.slice(lineStart, at).split(' ');
+    if (fields.length !== 2 || !/^[0-9a-f]+$/.test(fields[0]!) || fields[1]!.length !== 1) continue;
+    const a = BigInt(`0x${fields[0]}`);
+    return a === 0n ? null : a;
+  }
+  return null;
+}
+
+/** In kallsyms text as above: the lowest address of any symbol above addr. Addresses are
+ * compared as text where they have the same width (kallsyms prints them zero-padded), so no
+ * number is made per line. */
+export function addressAfter(text: string, addr: bigint): bigint | undefined {
   const target = addr.toString(16).padStart(16, '0');
   let best: string | undefined;
   let other: bigint | undefined; // an address of another width, compared as a number
   for (let at = 1; at < text.length; ) {
-    const nl = text.indexOf('\n', at);
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
     const sp = text.indexOf(' ', at);
     if (sp > at && sp < nl) {
       const hex = text.slice(at, sp);
@@ -144,7 +152,5 @@ function nextAddress(addr: bigint): bigint | undefined {
     at = nl + 1;
   }
   const b = best === undefined ? undefined : BigInt(`0x${best}`);
-  const next = b === undefined ? other : other === undefined || b < other ? b : other;
-  nextFound.set(addr, next);
-  return next;
+  return b === undefined ? other : other === undefined || b < other ? b : other;
 }
