@@ -308,7 +308,7 @@ export class Guest implements AsyncDisposable {
         const t = targets[running]!;
         const st = state.get(running)!;
         const first = await this.stepCrashed(e, t.name, skip, st, 1, mark);
-        const r = await this.sweepSteps(t.name, skip, (f, skipped, onEvent) => this.call(plan.request(t, f, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep && ((s) => onStep(running, s)), { ...st, first });
+        const r = await this.sweepSteps(t.name, skip, (f, skipped, onEvent) => this.call(plan.request(t, f, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep && ((s) => onStep(running, s)), { ...st, done: null, ms: undefined, first });
         end(running, r);
         next = running + 1;
       }
