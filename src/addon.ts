@@ -1,6 +1,6 @@
 // Typed facade over the native binding: what the guest agent calls.
 import { errnoName } from './errno.js';
-import { parseFaultSites } from './kmsg/fault-trace.js';
+import { parseFaultSites, type FaultSite } from './kmsg/fault-trace.js';
 import { loadBinding, type NativeSteps } from './native.js';
 import { openStepTraces } from './guest/fault-trace-events.js';
 import type { Harness, Step } from './protocol.js';
@@ -41,14 +41,19 @@ export async function sweep(target: SweepTarget, dir: string, steps: NativeSteps
     throw Object.assign(new Error(`unknown harness '${target.harness}'; the catalogue has: ${known}`), { code: 'KFAULT_UNKNOWN_HARNESS' });
   }
   const native = target.library ? { library: target.library, arg: target.arg } : { harness: target.harness };
-  // every step's trace is taken (and dropped when the kernel log had the fault's own trace)
+  // the allocation tracepoints' records, split by step: read for a step whose fault needs them
   const traces = openStepTraces();
   try {
+    const none = { text: '', site: null };
     return await binding.sweep(native, dir, steps, (s) => {
-      const traced = traces?.of(s.nth) ?? { text: '', site: null };
-      // random mode knows a fault struck from the kernel log, where a __GFP_NOWARN one is silent
-      const injected = s.injected || (steps.random === true && traced.site !== null);
+      // random mode knows a fault struck from the trace, where a __GFP_NOWARN one logs nothing;
+      // a fail-nth step needs the trace only when its fault logged no call site (the trace keeps
+      // each step's records apart by its marker, so the steps not read cost nothing)
+      let traced: { text: string; site: FaultSite | null } | null = steps.random === true ? (traces?.of(s.nth) ?? none) : null;
+      const injected = s.injected || (traced !== null && traced.site !== null);
       const logged = injected ? (parseFaultSites(s.kmsg)[0] ?? null) : null;
+      if (injected && !logged) traced ??= traces?.of(s.nth) ?? none;
+      traced ??= none;
       const fault = injected ? (logged ?? traced.site) : null;
       onStep({ ...s, injected, errno: errnoName(s.ret), fault, trace: fault && !logged ? traced.text : '' });
     });

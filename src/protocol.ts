@@ -227,6 +227,24 @@ export const Request = z.discriminatedUnion('type', [
     kmemleakText: TextRange.nullable(),
     kmemleakTextWhy: z.string(),
   }),
+  /**
+   * Many sweeps in one request (a batch: kfault sweep's harnesses, or one harness again and
+   * again), each from step 1, under one mode and one set of fault settings, written once before
+   * them and restored once after (a user's harness gets its own write and restore). Each step
+   * comes as a step event with the target's index, each sweep's end as a sweepDone event.
+   */
+  z.strictObject({
+    id,
+    type: z.literal('sweeps'),
+    targets: z
+      .array(z.strictObject({ harness: z.string().min(1), library: z.string().min(1).nullable(), arg: z.string(), skip: z.array(z.number().int().positive()) }))
+      .min(1),
+    maxSteps: z.number().int().min(1).max(1_000_000),
+    random: z.boolean(),
+    faults: FaultsConfig,
+    kmemleakText: TextRange.nullable(),
+    kmemleakTextWhy: z.string(),
+  }),
   z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600), faults: FaultsConfig }),
   /** snapshot: every fault attribute; capabilities: which exist; roundtrip: change all, restore, compare */
   z.strictObject({ id, type: z.literal('faults'), action: z.enum(['snapshot', 'capabilities', 'roundtrip']) }),
@@ -295,12 +313,16 @@ export const Reply = z.discriminatedUnion('ok', [
 export type Reply = z.infer<typeof Reply>;
 
 /** Sent while a sweep runs, one per step, so no finished step is lost if the guest dies. */
-export const StepEvent = z.strictObject({ type: z.literal('step'), id, step: Step });
+export const StepEvent = z.strictObject({ type: z.literal('step'), id, step: Step, /** a sweeps request: which target */ index: z.number().int().nonnegative().optional() });
 export type StepEvent = z.infer<typeof StepEvent>;
+
+/** Sent in a sweeps request when the sweep of targets[index] has ended, before the next begins. */
+export const SweepDoneEvent = z.strictObject({ type: z.literal('sweepDone'), id, index: z.number().int().nonnegative(), done: SweepDone, /** the sweep's own time in the guest */ ms: z.number().nonnegative() });
+export type SweepDoneEvent = z.infer<typeof SweepDoneEvent>;
 
 export const ModuleLoaded = z.strictObject({ path: z.string(), status: z.enum(['loaded', 'already loaded']) });
 
-export const AgentMessage = z.union([Ready, Reply, StepEvent]);
+export const AgentMessage = z.union([Ready, Reply, StepEvent, SweepDoneEvent]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 export type CommandRequest = Extract<Request, { type: 'command' }>;
@@ -383,6 +405,7 @@ export type CommandTrace = z.infer<typeof CommandTrace>;
 
 export const ResultOf = {
   sweep: SweepDone,
+  sweeps: z.strictObject({ swept: z.number().int().nonnegative() }),
   command: CommandResult,
   commandTrace: CommandTrace,
   commandSweep: SweepDone,

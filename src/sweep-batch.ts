@@ -124,22 +124,31 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
   const { sweep: call = {}, leaks = config.kmemleak.check, onSweep, onResult, log } = options;
   const restartsBefore = guest.restarts;
   if (leaks) await guest.kmemleakClear();
-  const results: SweepResult[] = [];
   const bootOf: number[] = [];
-  for (const t of targets) {
-    bootOf.push(guest.restarts);
-    const progress = onSweep?.(t.name, estimatedSteps(guest.kernel, t.name));
-    const r = await guest.sweep(t.user ?? t.name, {
-      ...call,
-      onStep: (s) => {
-        call.onStep?.(s);
-        progress?.step(s);
+  let progress: ReturnType<NonNullable<BatchOptions['onSweep']>> | undefined;
+  // one request for them all (see Guest.sweepMany): the same sweeps as one by one
+  const results = await guest
+    .sweepMany(
+      targets.map((t) => t.user ?? t.name),
+      {
+        ...call,
+        onBegin: (i) => {
+          bootOf[i] = guest.restarts;
+          progress = onSweep?.(targets[i]!.name, estimatedSteps(guest.kernel, targets[i]!.name));
+        },
+        onStep: (_i, s) => {
+          call.onStep?.(s);
+          progress?.step(s);
+        },
+        onEnd: (i, r) => {
+          progress?.end();
+          progress = undefined;
+          if (r.complete) rememberSteps(guest.kernel, targets[i]!.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
+          if (!leaks) onResult?.(r);
+        },
       },
-    }).finally(() => progress?.end());
-    if (r.complete) rememberSteps(guest.kernel, t.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
-    results.push(r);
-    if (!leaks) onResult?.(r);
-  }
+    )
+    .finally(() => progress?.end());
   let kmemleak: Batch['kmemleak'] = null;
   if (leaks) {
     const checked = await sweepAgainAfterCrashes(guest, targets, results, bootOf, call, log);

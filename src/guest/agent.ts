@@ -17,6 +17,7 @@ import { leakCheckWhy } from './mem-init.js';
 import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
 import { resolveRange } from './kmemleak-filter.js';
+import { runSweeps } from './sweeps.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
@@ -88,6 +89,8 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       const result = await withFaultSettings(plan.settings, () => addon.sweep(target, WORK_DIR, steps, (step) => send({ type: 'step', id: req.id, step })));
       return { complete: result.complete, kmemleakFilter: plan.kmemleakFilter, refillFilter: plan.refillFilter };
     }
+    case 'sweeps':
+      return runSweeps(req, WORK_DIR, req.random ? randomSettings(injectorsInPlay(req.faults)) : undefined, send);
     case 'commandTrace':
       return traceCommand(req, WORK_DIR);
     case 'commandSweep': {
@@ -102,7 +105,7 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
 }
 
 /** failslab and fail_page_alloc always; fail_usercopy and fail_futex when the config names them. */
-function injectorsInPlay(faults: Extract<Request, { type: 'sweep' }>['faults']): string[] {
+function injectorsInPlay(faults: Extract<Request, { type: 'sweep' | 'sweeps' }>['faults']): string[] {
   return [...ALLOC_INJECTORS, ...OPT_IN_INJECTORS.filter((inj) => faults[inj] !== undefined)];
 }
 
@@ -153,6 +156,12 @@ async function main(): Promise<void> {
       steps += JSON.stringify(msg) + '\n';
       return;
     }
+    if (msg.type === 'sweepDone') {
+      // out before the next sweep of the batch arms anything: a crash there is then the next target's
+      steps += JSON.stringify(msg) + '\n';
+      flush();
+      return;
+    }
     flush();
     writeAll(JSON.stringify(msg) + '\n');
   };
@@ -193,7 +202,7 @@ async function serve(requests: AsyncIterable<string>, send: (msg: AgentMessage) 
     }
     // The fault state a sweep restored stays known (and is not read again before the next)
     // only while nothing but sweeps and kmemleak runs: programs and modules could change it.
-    if (!['sweep', 'harnesses', 'kmemleak', 'shutdown'].includes(req.type)) forgetFaultState();
+    if (!['sweep', 'sweeps', 'harnesses', 'kmemleak', 'shutdown'].includes(req.type)) forgetFaultState();
     try {
       send({ type: 'reply', id: req.id, ok: true, result: await handle(req, send) });
     } catch (e) {

@@ -1,10 +1,10 @@
 // Host end of the agent's virtio-serial port: QEMU connects to a unix socket the host listens on.
 import { createServer, type Server, type Socket } from 'node:net';
 import { boundedLines } from './bounded-lines.js';
-import { AgentMessage, parseLine, Request, type Ready, type Reply, type StepEvent } from '../protocol.js';
+import { AgentMessage, parseLine, Request, type Ready, type Reply, type StepEvent, type SweepDoneEvent } from '../protocol.js';
 import { MAX_MESSAGE_BYTES } from '../protocol-limits.js';
 
-type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent) => void; rearm: () => void };
+type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onEvent?: (e: StepEvent | SweepDoneEvent) => void; rearm: () => void };
 
 export { MAX_MESSAGE_BYTES };
 
@@ -59,7 +59,7 @@ export class AgentChannel {
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if (msg.type === 'step') {
+    if (msg.type === 'step' || msg.type === 'sweepDone') {
       p.rearm();
       p.onEvent?.(msg);
       return;
@@ -84,7 +84,7 @@ export class AgentChannel {
    * Sends one request; rejects when the channel fails, or when timeoutMs pass without the
    * reply or an event of this request (each event restarts the clock).
    */
-  request(body: Omit<Request, 'id'>, timeoutMs: number, onEvent?: (e: StepEvent) => void): Promise<Reply> {
+  request(body: Omit<Request, 'id'>, timeoutMs: number, onEvent?: (e: StepEvent | SweepDoneEvent) => void): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.socket) return Promise.reject(new Error('the guest agent is not connected'));
     const id = this.nextId++;

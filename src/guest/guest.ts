@@ -21,6 +21,7 @@ import {
   type StepEvent,
   type StressResult,
   type SweepDone,
+  type SweepDoneEvent,
   type ShellResult,
   type SweepResult,
 } from '../protocol.js';
@@ -82,6 +83,47 @@ export interface SweepCall extends SweepOptions {
   onStep?: (step: Step) => void;
   /** steps not to run (known to crash the guest) */
   skip?: number[];
+}
+
+export interface SweepManyCall extends Omit<SweepCall, 'onStep'> {
+  /** each step of harnesses[index] as soon as the guest reports it */
+  onStep?: (index: number, step: Step) => void;
+  /** the sweep of harnesses[index] begins (the one before it has ended) */
+  onBegin?: (index: number) => void;
+  /** it has ended: its result, final but for leaks */
+  onEnd?: (index: number, result: SweepResult) => void;
+}
+
+interface SweepTargetSpec {
+  name: string;
+  user: UserHarness | null;
+  builtin: Harness | undefined;
+}
+
+/** What the host knows of a sweep while it runs. */
+interface SweepState {
+  steps: Map<number, Step>;
+  crashes: Crash[];
+  start: number;
+  /** the sweep's thread, from its last step */
+  tid: number | null;
+  done: SweepDone | null;
+  /** a sweep of a sweeps request: its time in the guest (from the host, sweeps would seem to
+   * take what the arrival of their events in bursts says) */
+  ms?: number;
+}
+
+type SweepSteps = Pick<SweepResult, 'complete' | 'steps' | 'crashes' | 'ms' | 'kmemleakFilter' | 'refillFilter'>;
+
+function stepsOf(st: SweepState, done: SweepDone): SweepSteps {
+  return {
+    complete: done.complete,
+    steps: [...st.steps.values()].sort((a, b) => a.nth - b.nth),
+    crashes: st.crashes.sort((a, b) => a.nth - b.nth),
+    ms: st.ms ?? performance.now() - st.start,
+    kmemleakFilter: done.kmemleakFilter,
+    refillFilter: done.refillFilter,
+  };
 }
 
 export interface KernelModule {
@@ -166,7 +208,7 @@ export class Guest implements AsyncDisposable {
   private async call<T extends keyof typeof ResultOf>(
     body: Omit<Extract<Request, { type: T }>, 'id'> & { type: T },
     timeoutMs = this.p.config.machine.requestTimeoutMs,
-    onEvent?: (e: StepEvent) => void,
+    onEvent?: (e: StepEvent | SweepDoneEvent) => void,
   ) {
     const reply = await this.machine.channel.request(body as Omit<Request, 'id'>, timeoutMs, onEvent).catch((e: Error & { code?: string }) => {
       // A message the host cannot read is no crash to recover from: the guest is killed (its
@@ -199,40 +241,128 @@ export class Guest implements AsyncDisposable {
    * again and the sweep goes on at the next step. Steps arrive as they finish, so none is lost.
    */
   async sweep(harness: string | UserHarness, options: SweepCall = {}): Promise<SweepResult> {
+    const { onStep, skip = [], ...rest } = options;
+    const plan = this.sweepPlan(rest);
+    const t = this.targetOf(harness);
+    const r = await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call(plan.request(t, first, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep);
+    return plan.result(t, r);
+  }
+
+  /**
+   * Sweeps each harness in turn, as sweep() does one (the same steps, crashes and results), in
+   * one sweeps request to the agent: one round trip and one write and restore of the fault
+   * settings for them all, not one per harness. After a crash or hang, the harness that was
+   * running goes on as sweep() would, and the ones after it in a new request.
+   */
+  async sweepMany(harnesses: (string | UserHarness)[], options: SweepManyCall = {}): Promise<SweepResult[]> {
+    const { onStep, onBegin, onEnd, skip = [], ...rest } = options;
+    const plan = this.sweepPlan(rest);
+    const targets = harnesses.map((h) => this.targetOf(h));
+    const results: SweepResult[] = [];
+    const end = (i: number, r: SweepSteps) => {
+      results[i] = plan.result(targets[i]!, r);
+      this.lastSweepEnd = Date.now();
+      onEnd?.(i, results[i]!);
+    };
+    let next = 0;
+    while (next < targets.length) {
+      const from = next;
+      const state = new Map<number, SweepState>();
+      const begin = (i: number) => {
+        state.set(i, { steps: new Map(), crashes: [], start: performance.now(), tid: null, done: null });
+        onBegin?.(i);
+      };
+      const mark = this.p.log.mark();
+      begin(from);
+      let running = from;
+      const request = {
+        type: 'sweeps' as const,
+        targets: targets.slice(from).map((t) => ({ harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '', skip })),
+        ...plan.common,
+      };
+      try {
+        await this.call(request, this.p.config.machine.stepTimeoutMs, (e) => {
+          const i = from + (e.index ?? 0);
+          const st = state.get(i);
+          if (i !== running || !st) return this.machine.channel.fail(Object.assign(new Error(`the guest agent sent an event of sweep ${i} while sweep ${running} ran`), { code: 'KFAULT_PROTOCOL' }));
+          if (e.type === 'step') {
+            st.steps.set(e.step.nth, e.step);
+            st.tid = e.step.tid;
+            onStep?.(i, e.step);
+            return;
+          }
+          st.done = e.done;
+          st.ms = e.ms;
+          // the last one ends with the reply: the guest could still go down before it (restoring
+          // the fault state), and that is the last sweep's crash, as with sweep()
+          if (i === targets.length - 1) return;
+          end(i, stepsOf(st, e.done));
+          begin(++running);
+        });
+        const last = state.get(targets.length - 1);
+        if (!last?.done) throw new GuestError(`the guest agent ended a sweeps request of ${targets.length - from} before its last sweep ended`, 'KFAULT_PROTOCOL');
+        end(targets.length - 1, stepsOf(last, last.done));
+        next = targets.length;
+      } catch (e) {
+        if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;
+        const t = targets[running]!;
+        const st = state.get(running)!;
+        const first = await this.stepCrashed(e, t.name, skip, st, 1, mark);
+        const r = await this.sweepSteps(t.name, skip, (f, skipped, onEvent) => this.call(plan.request(t, f, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep && ((s) => onStep(running, s)), { ...st, done: null, ms: undefined, first });
+        end(running, r);
+        next = running + 1;
+      }
+    }
+    return results;
+  }
+
+  private targetOf(harness: string | UserHarness): SweepTargetSpec {
+    const user = typeof harness === 'string' ? null : harness;
+    const name = user ? user.name : (harness as string);
+    return { name, user, builtin: this.catalogue.find((h) => h.name === name) };
+  }
+
+  /** A sweep's mode, options and settings, as every request of it carries them, and its result. */
+  private sweepPlan(options: Omit<SweepCall, 'onStep' | 'skip'>) {
     const cfg = this.p.config.sweep;
-    const { onStep, skip = [], mode = cfg.mode === 'random' ? 'random' : 'systematic', iterations = cfg.iterations, faults = this.p.config.faults, ...rest } = options;
+    const { mode = cfg.mode === 'random' ? 'random' : 'systematic', iterations = cfg.iterations, faults = this.p.config.faults, ...rest } = options;
     const random = mode === 'random';
     const o = SweepOptions.parse({ maxSteps: random ? iterations : cfg.maxSteps, kmemleakFilter: cfg.kmemleakFilter, ...rest });
     const text = this.p.kernel.kmemleakText;
-    const user = typeof harness === 'string' ? null : harness;
-    const name = user ? user.name : (harness as string);
-    const builtin = this.catalogue.find((h) => h.name === name);
-    const request = (first: number, skipped: number[]) => ({
-      type: 'sweep' as const,
-      harness: name,
-      library: user?.library ?? null,
-      arg: user?.arg ?? '',
-      first,
+    const common = {
       maxSteps: o.maxSteps,
-      skip: skipped,
       random,
       faults,
       kmemleakText: o.kmemleakFilter ? text.range : null,
       kmemleakTextWhy: o.kmemleakFilter ? text.why : 'turned off (kmemleakFilter: false)',
+    };
+    const request = (t: SweepTargetSpec, first: number, skipped: number[]) => ({
+      type: 'sweep' as const,
+      harness: t.name,
+      library: t.user?.library ?? null,
+      arg: t.user?.arg ?? '',
+      first,
+      skip: skipped,
+      ...common,
     });
-    const r = await this.sweepSteps(name, skip, (first, skipped, onEvent) => this.call(request(first, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep);
-    return {
-      harness: name,
-      library: user?.library ?? null,
-      arg: user?.arg ?? null,
-      syscall: builtin?.syscall ?? 'kfault_run',
-      summary: builtin?.summary ?? `a user's harness (${user?.library})`,
+    const result = (t: SweepTargetSpec, r: SweepSteps): SweepResult => ({
+      harness: t.name,
+      library: t.user?.library ?? null,
+      arg: t.user?.arg ?? null,
+      syscall: t.builtin?.syscall ?? 'kfault_run',
+      summary: t.builtin?.summary ?? `a user's harness (${t.user?.library})`,
       maxSteps: o.maxSteps,
       mode,
-      ...r,
+      complete: r.complete,
+      steps: r.steps,
+      crashes: r.crashes,
+      ms: r.ms,
+      kmemleakFilter: r.kmemleakFilter,
+      refillFilter: r.refillFilter,
       leaks: [],
-      setup: sweepSetup({ faults, kmemleakFilter: o.kmemleakFilter, kmemleakText: text, systemMap: this.p.kernel.systemMap, source: user?.source, cmdline: guestCmdline(this.p.config) }),
-    };
+      setup: sweepSetup({ faults, kmemleakFilter: o.kmemleakFilter, kmemleakText: text, systemMap: this.p.kernel.systemMap, source: t.user?.source, cmdline: guestCmdline(this.p.config) }),
+    });
+    return { common, request, result };
   }
 
   /**
@@ -243,46 +373,44 @@ export class Guest implements AsyncDisposable {
   private async sweepSteps(
     name: string,
     skip: number[],
-    send: (first: number, skip: number[], onEvent: (e: StepEvent) => void) => Promise<SweepDone>,
+    send: (first: number, skip: number[], onEvent: (e: StepEvent | SweepDoneEvent) => void) => Promise<SweepDone>,
     onStep?: (step: Step) => void,
-  ): Promise<Pick<SweepResult, 'complete' | 'steps' | 'crashes' | 'ms' | 'kmemleakFilter' | 'refillFilter'>> {
-    const steps = new Map<number, Step>();
-    const crashes: Crash[] = [];
-    const start = performance.now();
-    let first = 1;
-    let tid: number | null = null;
+    resume?: SweepState & { first: number },
+  ): Promise<SweepSteps> {
+    const st: SweepState = resume ?? { steps: new Map(), crashes: [], start: performance.now(), tid: null, done: null };
+    let first = resume?.first ?? 1;
     for (;;) {
       const mark = this.p.log.mark();
       try {
-        const done = await send(first, [...skip, ...crashes.map((c) => c.nth)], (e) => {
-          steps.set(e.step.nth, e.step);
-          tid = e.step.tid;
+        const done = await send(first, [...skip, ...st.crashes.map((c) => c.nth)], (e) => {
+          if (e.type !== 'step') return; // a single sweep's request ends with its reply
+          st.steps.set(e.step.nth, e.step);
+          st.tid = e.step.tid;
           onStep?.(e.step);
         });
         this.lastSweepEnd = Date.now();
-        return {
-          complete: done.complete,
-          steps: [...steps.values()].sort((a, b) => a.nth - b.nth),
-          crashes: crashes.sort((a, b) => a.nth - b.nth),
-          ms: performance.now() - start,
-          kmemleakFilter: done.kmemleakFilter,
-          refillFilter: done.refillFilter,
-        };
+        return stepsOf(st, done);
       } catch (e) {
         if (!(e instanceof GuestError) || (e.code !== 'KFAULT_GUEST_LOST' && e.code !== 'KFAULT_TIMEOUT')) throw e;
-        const last = Math.max(first - 1, ...steps.keys());
-        // the step that was running: the first after the last one that finished, skips skipped
-        const skipped = new Set([...skip, ...crashes.map((c) => c.nth)]);
-        let running = last + 1;
-        while (skipped.has(running)) running++;
-        const crash = await this.recover(e.code === 'KFAULT_TIMEOUT', mark, running, tid);
-        crashes.push(crash);
-        if (crashes.length > MAX_CRASHES_PER_SWEEP) {
-          throw new GuestError(`${name}: more than ${MAX_CRASHES_PER_SWEEP} steps crashed the guest; giving up (console log: ${this.p.log.path})`, 'KFAULT_TOO_MANY_CRASHES');
-        }
-        first = last + 1;
+        first = await this.stepCrashed(e, name, skip, st, first, mark);
       }
     }
+  }
+
+  /** The guest went down or hung during a sweep that asked for steps from first on: the crash
+   * recorded (a fresh guest up), and the step to go on from. */
+  private async stepCrashed(e: GuestError, name: string, skip: number[], st: SweepState, first: number, mark: number): Promise<number> {
+    const last = Math.max(first - 1, ...st.steps.keys());
+    // the step that was running: the first after the last one that finished, skips skipped
+    const skipped = new Set([...skip, ...st.crashes.map((c) => c.nth)]);
+    let running = last + 1;
+    while (skipped.has(running)) running++;
+    const crash = await this.recover(e.code === 'KFAULT_TIMEOUT', mark, running, st.tid);
+    st.crashes.push(crash);
+    if (st.crashes.length > MAX_CRASHES_PER_SWEEP) {
+      throw new GuestError(`${name}: more than ${MAX_CRASHES_PER_SWEEP} steps crashed the guest; giving up (console log: ${this.p.log.path})`, 'KFAULT_TOO_MANY_CRASHES');
+    }
+    return last + 1;
   }
 
   /** After the guest died (or hung and was killed): what happened, then a fresh guest. */

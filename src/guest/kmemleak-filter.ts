@@ -69,8 +69,6 @@ export function probeGuest(): GuestProbe {
   return { kmemleakOn, stackFilter, userRejects };
 }
 
-let sorted: bigint[] | undefined;
-
 /** [start, end) of a function (up to the next symbol), or of [first, last]; or what is wrong. */
 export function resolveRange(r: string | [string, string]): [bigint, bigint] | string {
   const [first, last] = typeof r === 'string' ? [r, r] : r;
@@ -78,29 +76,81 @@ export function resolveRange(r: string | [string, string]): [bigint, bigint] | s
   if (start === null) return `no symbol '${first}' in this kernel's /proc/kallsyms`;
   const lastStart = kallsymsAddress(last);
   if (lastStart === null) return `no symbol '${last}' in this kernel's /proc/kallsyms`;
-  sorted ??= [...new Set(kallsymsAll().values())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const end = sorted.find((a) => a > lastStart);
+  const end = nextAddress(lastStart);
   if (end === undefined) return `cannot tell where '${last}' ends`;
   if (end <= start) return `'${last}' comes before '${first}' in the kernel's text`;
   return [start, end];
 }
 
-let kallsyms: Map<string, bigint> | undefined;
+/**
+ * /proc/kallsyms as read once, "ADDRESS TYPE NAME[\t[MODULE]]" a line: a symbol is looked up in
+ * the text itself, not split into a map first (its some 50,000 lines took 2.4-3.1 s to split
+ * under TCG, on every kfault sweep's first sweep; a lookup takes milliseconds).
+ */
+let kallsyms: string | undefined;
+const found = new Map<string, bigint | null>();
 
-function kallsymsAll(): Map<string, bigint> {
-  kallsymsAddress('');
-  return kallsyms!;
+function kallsymsText(): string {
+  if (kallsyms === undefined) {
+    const text = readFileSync('/proc/kallsyms', 'utf8');
+    kallsyms = `\n${text}${text.endsWith('\n') ? '' : '\n'}`;
+  }
+  return kallsyms;
 }
 
-/** A symbol's address from /proc/kallsyms (the first one of that name). */
+/** A symbol's address from /proc/kallsyms (the first line of that name). */
 export function kallsymsAddress(symbol: string): bigint | null {
-  if (!kallsyms) {
-    kallsyms = new Map();
-    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-      const [addr, , name] = line.split(' ');
-      if (addr && name && !kallsyms.has(name)) kallsyms.set(name, BigInt(`0x${addr}`));
-    }
+  if (!found.has(symbol)) found.set(symbol, symbolAddress(kallsymsText(), symbol));
+  return found.get(symbol)!;
+}
+
+const nextFound = new Map<bigint, bigint | undefined>();
+
+function nextAddress(addr: bigint): bigint | undefined {
+  if (!nextFound.has(addr)) nextFound.set(addr, addressAfter(kallsymsText(), addr));
+  return nextFound.get(addr);
+}
+
+/**
+ * In kallsyms text that starts and ends with a newline: the address of the first line named
+ * symbol, null when none is or its address reads 0 (kptr_restrict). A module's symbol is named
+ * with its module ("NAME\t[MODULE]"), so a bare name never matches one.
+ */
+export function symbolAddress(text: string, symbol: string): bigint | null {
+  if (!symbol || /\s/.test(symbol)) return null;
+  // the name field is the line's third, after "ADDRESS TYPE ", and it ends the line
+  for (let at = text.indexOf(` ${symbol}\n`); at >= 0; at = text.indexOf(` ${symbol}\n`, at + 1)) {
+    const lineStart = text.lastIndexOf('\n', at) + 1;
+    const fields = text.slice(lineStart, at).split(' ');
+    if (fields.length !== 2 || !/^[0-9a-f]+$/.test(fields[0]!) || fields[1]!.length !== 1) continue;
+    const a = BigInt(`0x${fields[0]}`);
+    return a === 0n ? null : a;
   }
-  const a = kallsyms.get(symbol);
-  return a === undefined || a === 0n ? null : a;
+  return null;
+}
+
+/** In kallsyms text as above: the lowest address of any symbol above addr. Addresses are
+ * compared as text where they have the same width (kallsyms prints them zero-padded), so no
+ * number is made per line. */
+export function addressAfter(text: string, addr: bigint): bigint | undefined {
+  const target = addr.toString(16).padStart(16, '0');
+  let best: string | undefined;
+  let other: bigint | undefined; // an address of another width, compared as a number
+  for (let at = 1; at < text.length; ) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const sp = text.indexOf(' ', at);
+    if (sp > at && sp < nl) {
+      const hex = text.slice(at, sp);
+      if (hex.length === 16) {
+        if (hex > target && (best === undefined || hex < best) && /^[0-9a-f]{16}$/.test(hex)) best = hex;
+      } else if (/^[0-9a-f]+$/.test(hex)) {
+        const v = BigInt(`0x${hex}`);
+        if (v > addr && (other === undefined || v < other)) other = v;
+      }
+    }
+    at = nl + 1;
+  }
+  const b = best === undefined ? undefined : BigInt(`0x${best}`);
+  return b === undefined ? other : other === undefined || b < other ? b : other;
 }

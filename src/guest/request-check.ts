@@ -10,6 +10,7 @@ const TYPES: Record<Request['type'], true> = {
   commandTrace: true,
   commandSweep: true,
   sweep: true,
+  sweeps: true,
   stress: true,
   faults: true,
   kmemleak: true,

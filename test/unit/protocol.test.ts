@@ -31,6 +31,22 @@ describe('protocol', () => {
     expect(() => parseLine(StepEvent, JSON.stringify({ type: 'step', id: 4, step: noTid }), 'm')).toThrow('m: step.tid: Invalid input: expected number, received undefined');
   });
 
+  it('accepts a sweeps request, and says which target is wrong', () => {
+    const t = { harness: 'pipe2', library: null, arg: '', skip: [] };
+    const req = { id: 5, type: 'sweeps', targets: [t, { ...t, harness: 'open', skip: [2] }], maxSteps: 10, random: false, faults: {}, kmemleakText: null, kmemleakTextWhy: 'off' };
+    expect(parseLine(Request, JSON.stringify(req), 'req')).toEqual(req);
+    expect(() => parseLine(Request, JSON.stringify({ ...req, targets: [t, { ...t, skip: [0] }] }), 'req')).toThrow('req: targets.1.skip.0: Too small: expected number to be >0');
+    expect(() => parseLine(Request, JSON.stringify({ ...req, targets: [] }), 'req')).toThrow(/^req: targets: Too small/);
+  });
+
+  it("accepts a batch's step event with its target's index, and its sweepDone event", () => {
+    const step = { nth: 1, ret: 0, errno: null, injected: false, tid: 70, signal: null, ns: 5, kmsg: '', fault: null, trace: '' };
+    expect(parseLine(AgentMessage, JSON.stringify({ type: 'step', id: 5, index: 1, step }), 'm')).toEqual({ type: 'step', id: 5, index: 1, step });
+    const done = { complete: true, kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: true, note: 'on' }, refillFilter: '' };
+    expect(parseLine(AgentMessage, JSON.stringify({ type: 'sweepDone', id: 5, index: 1, done, ms: 12.5 }), 'm')).toEqual({ type: 'sweepDone', id: 5, index: 1, done, ms: 12.5 });
+    expect(() => parseLine(AgentMessage, JSON.stringify({ type: 'sweepDone', id: 5, done, ms: 1 }), 'm')).toThrow(/^m: /);
+  });
+
   it('accepts an error reply', () => {
     const line = '{"type":"reply","id":1,"ok":false,"error":{"code":"ENOENT","message":"no","errno":-2}}';
     expect(parseLine(AgentMessage, line, 'm')).toMatchObject({ ok: false, error: { code: 'ENOENT' } });

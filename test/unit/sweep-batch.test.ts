@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import type { Guest, SweepCall } from '../../src/guest/guest.js';
+import type { Guest, SweepCall, SweepManyCall } from '../../src/guest/guest.js';
 import type { Leak } from '../../src/kmsg/kmemleak-report.js';
 import type { Crash, Step, SweepResult } from '../../src/protocol.js';
 import { sweepBatch, type SweepTarget } from '../../src/sweep-batch.js';
@@ -73,6 +73,19 @@ class ScriptedGuest {
       harness, library: null, arg: null, syscall: 'ioctl', summary: '', maxSteps: 100, mode: 'systematic', complete: true, ms: 1, refillFilter: '', setup: null,
       steps, leaks: [], crashes, kmemleakFilter: { kmemleakOn: true, kernelKeepsOut: false, applied: true, note: '' },
     };
+  }
+
+  /** As Guest.sweepMany: one sweep after the other, each begun and ended in turn. */
+  async sweepMany(harnesses: string[], o: SweepManyCall = {}): Promise<SweepResult[]> {
+    const { onStep, onBegin, onEnd, ...rest } = o;
+    const out: SweepResult[] = [];
+    for (const [i, h] of harnesses.entries()) {
+      onBegin?.(i);
+      const r = await this.sweep(h, { ...rest, onStep: (s) => onStep?.(i, s) });
+      onEnd?.(i, r);
+      out.push(r);
+    }
+    return out;
   }
 }
 
