@@ -30,6 +30,8 @@ export const Bug = z.strictObject({
   patch: z.string().regex(/^\d{4}-[\w.-]+\.patch$/),
   harness: z.string().regex(/^harnesses\/[\w-]+\.c$/),
   expected: Expected,
+  /** the failure points around the bug, as a sweep of stock 6.12.117 numbered them */
+  measuredOnStock: z.string(),
   /** verified-in-guest | patch-applies-not-run | spare: ... (expected not to show, and why) */
   status: z.string(),
 });
