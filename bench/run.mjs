@@ -34,6 +34,7 @@ import { cacheDir } from '../dist/paths.js';
 import { determinismSection } from './determinism.mjs';
 import { leakDetectionSection } from './leak-detection.mjs';
 import { chaosSection } from './chaos.mjs';
+import { buildMarkdown, buildSection } from './build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const here = join(root, 'bench');
@@ -525,62 +526,6 @@ async function memorySection(config, kernel) {
 
 // ---------------------------------------------------------------- 5. kernel build
 
-function ccacheDir() {
-  const r = spawnSync('ccache', ['-k', 'cache_dir'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function ccacheStats(dir) {
-  const r = spawnSync('ccache', ['--print-stats'], { encoding: 'utf8', env: { ...process.env, CCACHE_DIR: dir } });
-  if (r.status !== 0) return null;
-  const get = (k) => Number(new RegExp(`^${k}\\t(\\d+)`, 'm').exec(r.stdout)?.[1] ?? 0);
-  return { hits: get('direct_cache_hit') + get('preprocessed_cache_hit'), misses: get('cache_miss') };
-}
-
-function kfaultCli(args, env) {
-  const t0 = now();
-  const r = spawnSync(process.execPath, [join(root, 'bin/kfault.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`kfault ${args.join(' ')}: exit ${r.status}: ${r.stderr.slice(-2000)}`);
-  return now() - t0;
-}
-
-async function buildSection(kernel, coldBuiltMs) {
-  const out = { warm: null, onePatch: null, cold: null };
-  log('kernel build: cached (3 times)');
-  out.warm = stats([0, 1, 2].map(() => kfaultCli(['kernel', 'build'], {})));
-  const ccache = ccacheDir();
-  const scratch = join(bin, 'build-cache');
-  const run = (what, args, ccacheAt) => {
-    rmSync(scratch, { recursive: true, force: true });
-    mkdirSync(scratch, { recursive: true });
-    const env = { XDG_CACHE_HOME: scratch, ...(ccacheAt ? { CCACHE_DIR: ccacheAt } : {}) };
-    const before = ccacheAt ? ccacheStats(ccacheAt) : null;
-    log(`kernel build: ${what}`);
-    const wall = kfaultCli(['kernel', 'build', ...args], env);
-    const after = ccacheAt ? ccacheStats(ccacheAt) : null;
-    const meta = JSON.parse(readFileSync(spawnSync('sh', ['-c', `ls ${scratch}/kfault/kernels/*/meta.json`], { encoding: 'utf8' }).stdout.trim().split('\n')[0], 'utf8'));
-    return { wallMs: wall, objects: meta.objects, ccache: before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses } : null };
-  };
-  try {
-    if (process.env.BENCH_COLD_BUILD === '1') {
-      const cold = join(bin, 'ccache-cold');
-      rmSync(cold, { recursive: true, force: true });
-      mkdirSync(cold, { recursive: true });
-      out.cold = { ...run('cold: empty kfault cache, empty ccache', [], cold), measured: 'this run' };
-      rmSync(cold, { recursive: true, force: true });
-    } else if (coldBuiltMs !== null) {
-      out.cold = { wallMs: coldBuiltMs, measured: 'this run (the kernel was not in the cache)' };
-    } else {
-      const meta = JSON.parse(readFileSync(join(kernel.dir, 'meta.json'), 'utf8'));
-      out.cold = { wallMs: meta.buildSeconds * 1000, objects: meta.objects, measured: 'when this machine first built the kernel (meta.json); BENCH_COLD_BUILD=1 measures it' };
-    }
-    if (ccache) out.onePatch = run('one patch (bench/one-patch: one line of mm/kmemleak.c), ccache warm', ['--patches', join(here, 'one-patch')], ccache);
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- the table
 
 function markdown(r) {
@@ -647,17 +592,7 @@ function markdown(r) {
     }
     p();
   }
-  const k = r.sections.build;
-  if (k) {
-    p(`**Kernel build** (${when(k)})`);
-    p();
-    p('| build | wall time | |');
-    p('|---|---|---|');
-    if (k.cold) p(`| ${k.cold.measured.startsWith('this run') ? 'cold: empty kfault cache and ccache' : 'first build of this kernel here (ccache as it was then)'} | ${ms(k.cold.wallMs)} | ${k.cold.measured} |`);
-    p(`| warm: cache hit (\`kfault kernel build\`, Node start included) | ${msRange(k.warm)} | |`);
-    if (k.onePatch) p(`| one-patch change, ccache warm (bench/one-patch) | ${ms(k.onePatch.wallMs)} | ${k.onePatch.ccache ? `ccache: ${k.onePatch.ccache.hits} hits, ${k.onePatch.ccache.misses} misses` : ''} |`);
-    p();
-  }
+  if (r.sections.build) buildMarkdown(r.sections.build, { p, ms, msRange, when });
   const d = r.sections.determinism;
   if (d) {
     p(`**Determinism** (distinct step sequences of each harness over ${d.rounds} fresh guests, each sweeping the catalogue and the test module's harness in another order; nth, verdict, errno and call site of every step; goal 1; ${when(d)}; \`npm run bench -- --only determinism\`)`);
@@ -743,7 +678,7 @@ async function main() {
   const coldBuiltMs = kernel.origin === 'built' ? now() - t0 : null;
   const previous = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
   const results = { schema: 'kfault/bench@1', machine: machine(), guestKernel: null, accel: null, sections: { ...(previous?.sections ?? {}) } };
-  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection(kernel, coldBuiltMs), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log), 'leak-detection': () => leakDetectionSection(config, kernel, Number(process.env.BENCH_LEAK_ROUNDS ?? 20), log), chaos: () => chaosRun() };
+  const run = { sweep: () => sweepSection(config, kernel, programs), profile: () => profileSection(config, kernel, programs), boot: () => bootSection(config, kernel, programs), leak: () => leakSection(config, kernel), memory: () => memorySection(config, kernel), build: () => buildSection({ root, here, kernel, coldBuiltMs, log, stats, now, scratchRoot: bin }), determinism: () => determinismSection(config, kernel, Number(process.env.BENCH_DETERMINISM_ROUNDS ?? 20), log), 'leak-detection': () => leakDetectionSection(config, kernel, Number(process.env.BENCH_LEAK_ROUNDS ?? 20), log), chaos: () => chaosRun() };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     const date = new Date().toISOString();

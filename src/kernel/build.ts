@@ -2,20 +2,21 @@
 // or a prebuilt image.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type Config } from '../config.js';
 import { kernelPathProblems } from './check-paths.js';
 import { cacheDir, packageRoot } from '../paths.js';
 import { checkKconfig, formatMismatches, parseKconfig } from './kconfig.js';
-import { applySeries, readSeries, type Patch } from './patches.js';
+import { readSeries, type Patch } from './patches.js';
 import { withBuildLock } from './build-lock.js';
 import { Progress } from '../progress.js';
 import { kmemleakRangeOfBuild } from './kmemleak-text.js';
 import type { TextRange } from '../protocol.js';
 import { run } from './run.js';
+import { buildLockPath, fragmentsHash, KEEP_TREES, markBuilt, OUT, prepareTree, pruneTrees, treeDir } from './trees.js';
 
 /** Bump when the way kernels are built changes, so old cache entries are not reused. */
 const RECIPE = 1;
@@ -38,7 +39,7 @@ export interface Kernel {
   kmemleakText: { range: TextRange | null; why: string };
 }
 
-const Meta = z.object({ recipe: z.number(), key: z.string(), source: z.string(), version: z.string(), objects: z.number(), buildSeconds: z.number() });
+const Meta = z.object({ recipe: z.number(), key: z.string(), source: z.string(), version: z.string(), objects: z.number(), buildSeconds: z.number(), from: z.enum(['same', 'seed', 'tarball']).optional() });
 
 export interface KernelRecipe {
   source: string;
@@ -107,7 +108,7 @@ export async function configure(src: string, out: string, fragments: Array<{ pat
 }
 
 /** configure, the fragment check, then bzImage. */
-async function configureAndBuild(src: string, out: string, fragments: Array<{ path: string; text: string }>, label: string, expectObjects: number): Promise<number> {
+async function configureAndBuild(src: string, out: string, fragments: Array<{ path: string; text: string }>, label: string, expectObjects: number | null): Promise<number> {
   mkdirSync(out, { recursive: true });
   const log = createWriteStream(join(out, 'kfault-build.log'));
   const { env, cc } = makeEnv();
@@ -128,7 +129,7 @@ async function configureAndBuild(src: string, out: string, fragments: Array<{ pa
         const m = /^\s+(CC|AS|LD|AR)\s+(\S+)/.exec(line);
         if (!m) return;
         objects++;
-        progress.update(`${Math.min(99, Math.round((100 * objects) / expectObjects))}%  ${m[1]} ${m[2]}`);
+        progress.update(`${expectObjects ? `${Math.min(99, Math.round((100 * objects) / expectObjects))}%` : `${objects} rebuilt`}  ${m[1]} ${m[2]}`);
       },
     });
   } catch (e) {
@@ -137,36 +138,15 @@ async function configureAndBuild(src: string, out: string, fragments: Array<{ pa
   } finally {
     await new Promise((r) => log.end(r));
   }
-  progress.done(`built ${join(out, 'arch/x86/boot/bzImage')}`);
+  progress.done(`built ${join(out, 'arch/x86/boot/bzImage')} (${objects} objects made)`);
   return objects;
 }
 
-/** Where the Debian source, with these patches applied, is unpacked in the cache. */
-export function sourceDir(pkg: string, version: string, patches: Patch[]): string {
-  const ph = createHash('sha256').update(JSON.stringify(patches.map((p) => p.text))).digest('hex').slice(0, 12);
-  return join(cacheDir(), 'src', `${pkg}_${version.replace(/[^\w.-]/g, '_')}_${patches.length ? ph : 'stock'}`);
-}
-
-export function extractSource(pkg: string, version: string, patches: Patch[]): string {
+/** The Debian source package's tarball, checked to be there. */
+export function sourceTarball(pkg: string): string {
   const tarball = `/usr/src/${pkg}.tar.xz`;
   if (!existsSync(tarball)) throw new Error(`${tarball} not found; install it with: apt-get install ${pkg}`);
-  const dir = sourceDir(pkg, version, patches);
-  if (existsSync(join(dir, 'Makefile'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  process.stderr.write(`kfault: unpacking ${tarball}\n`);
-  const r = spawnSync('tar', ['-xf', tarball, '-C', tmp, '--strip-components=1'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`unpacking ${tarball} failed: ${r.stderr}`);
-  try {
-    applySeries(tmp, patches);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return dir;
+  return tarball;
 }
 
 /** kbuild cannot build in or from a path with blanks (make splits O= and its own paths). */
@@ -180,6 +160,14 @@ export function cacheEntryOf(config: Config, fragments = fragmentsOf(config)) {
   const patches = readSeries(config.kernel.patches ?? DEFAULT_PATCHES);
   const key = cacheKey({ source: config.kernel.source, version, fragments, patches });
   return { version, patches, key, entry: join(cacheDir(), 'kernels', key) };
+}
+
+/** The source tree the config's Debian-source kernel is built from (trees/<key>). */
+export function sourceTreeOf(config: Config): string {
+  const { key } = cacheEntryOf(config);
+  const tree = treeDir(key);
+  if (!existsSync(join(tree, 'scripts'))) throw new Error(`${tree} is not there: build the kernel first (kfault kernel build)`);
+  return tree;
 }
 
 /** The kernel the config asks for: from the cache when it is there, built otherwise. */
@@ -202,7 +190,9 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
 
   const { version, patches, key, entry } = cacheEntryOf(config, fragments);
   const metaPath = join(entry, 'meta.json');
-  const out = join(cacheDir(), 'build', key);
+  // build/<key>: the build dir modules are built against; for kernels built in a tree
+  // (trees/<key>/out) a link to it, for older cache entries the build dir itself.
+  const out = buildLockPath(key);
   const cached = () => existsSync(metaPath) && existsSync(join(entry, 'bzImage'));
   const fromCache = (): Kernel => ({ image: join(entry, 'bzImage'), origin: 'cache', dir: entry, buildDir: out, systemMap: join(entry, 'System.map'), kmemleakText: kmemleakTextOf(entry, out) });
   if (cached()) return fromCache();
@@ -210,16 +200,31 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
   return withBuildLock(out, `kernel build ${key}`, async () => {
     if (cached()) return fromCache(); // built by the process we waited for
     const start = Date.now();
-    const src = extractSource(config.kernel.source, version, patches);
-    const objects = await configureAndBuild(src, out, fragments, `kernel build (${config.kernel.source} ${version}, ${key})`, 1800);
+    const prepared = await prepareTree(key, { source: config.kernel.source, version, tarball: sourceTarball(config.kernel.source), fragments: fragmentsHash(fragments), patches });
+    const treeOut = join(prepared.tree, OUT);
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(treeOut, { recursive: true });
+    symlinkSync(relative(dirname(out), treeOut), out);
+    const label = `kernel ${prepared.from === 'tarball' ? 'build' : 'rebuild'} (${config.kernel.source} ${version}, ${key})`;
+    if (prepared.from === 'seed') process.stderr.write(`kfault: building on a copy of ${prepared.seed}: ${describeChanged(prepared.changed ?? [])}\n`);
+    const objects = await configureAndBuild(prepared.tree, treeOut, fragments, label, prepared.from === 'tarball' ? 1800 : null);
     mkdirSync(entry, { recursive: true });
-    copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
-    copyFileSync(join(out, '.config'), join(entry, 'config'));
-    copyFileSync(join(out, 'System.map'), join(entry, 'System.map'));
-    const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000) };
+    copyFileSync(join(treeOut, 'arch/x86/boot/bzImage'), join(entry, 'bzImage'));
+    copyFileSync(join(treeOut, '.config'), join(entry, 'config'));
+    copyFileSync(join(treeOut, 'System.map'), join(entry, 'System.map'));
+    markBuilt(prepared.tree);
+    const pruned = pruneTrees(config.kernel.source, version);
+    if (pruned.length) process.stderr.write(`kfault: removed the build trees of ${pruned.join(', ')} (kfault keeps the ${KEEP_TREES} newest of a source; those kernels still boot from the cache)\n`);
+    const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000), from: prepared.from };
     writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
     return { ...fromCache(), origin: 'built' as const };
   });
+}
+
+function describeChanged(files: string[]): string {
+  if (!files.length) return 'no source file differs';
+  const shown = files.slice(0, 5).join(', ');
+  return `${files.length} source file${files.length === 1 ? '' : 's'} differ (${shown}${files.length > 5 ? ', ...' : ''})`;
 }
 
 /** Read once from the build dir, then kept with the cache entry (the build dir may be cleaned). */

@@ -6,7 +6,9 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, r
 import { join, resolve } from 'node:path';
 import { ConfigError, type Config } from '../config.js';
 import { cacheDir } from '../paths.js';
-import { cacheEntryOf, configure, extractSource, fragmentsOf } from './build.js';
+import { cacheEntryOf, configure, fragmentsOf, sourceTarball } from './build.js';
+import { withBuildLock } from './build-lock.js';
+import { buildLockPath, fragmentsHash, prepareTree } from './trees.js';
 import { kernelPathProblems } from './check-paths.js';
 import { checkKconfig, parseKconfig, type Mismatch } from './kconfig.js';
 
@@ -76,9 +78,11 @@ export async function mergedConfig(config: Config): Promise<MergedConfig> {
     const tree = realpathSync(resolve(config.kernel.tree)); // a source tree: kernelPathProblems checked it
     return result(await configureScratch(tree, fragments), 'olddefconfig', tree, null, fragments);
   }
-  const { version, patches, entry } = cacheEntryOf(config, fragments);
+  const { version, patches, key, entry } = cacheEntryOf(config, fragments);
   const cached = join(entry, 'config');
   if (existsSync(join(entry, 'meta.json')) && existsSync(cached)) return result(readFileSync(cached, 'utf8'), 'cache', `${config.kernel.source} ${version}`, entry, fragments);
-  const src = extractSource(config.kernel.source, version, patches);
+  // the tree the build will use, made now (from the closest built tree, or the tarball)
+  const want = { source: config.kernel.source, version, tarball: sourceTarball(config.kernel.source), fragments: fragmentsHash(fragments), patches };
+  const { tree: src } = await withBuildLock(buildLockPath(key), `kernel tree ${key}`, () => prepareTree(key, want));
   return result(await configureScratch(src, fragments), 'olddefconfig', src, entry, fragments);
 }

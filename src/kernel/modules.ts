@@ -122,7 +122,12 @@ export async function modulesFor(kernel: Kernel, specs: ModuleSpec[]): Promise<A
       throw new ModuleError(`modules: ${path} has no Kbuild or Makefile: expected a kbuild module directory`);
     }
     if (!kernel.buildDir || !existsSync(join(kernel.buildDir, 'Makefile'))) {
-      throw new ModuleError(`modules: cannot build ${path}: the kernel (${kernel.image}) has no build dir; give a .ko built for it instead`);
+      const pruned = kernel.origin === 'cache' && kernel.dir && kernel.buildDir;
+      throw new ModuleError(
+        pruned
+          ? `modules: cannot build ${path}: the build tree of the kernel ${kernel.image} is gone (kfault keeps the build trees of the newest kernels of a source only); remove ${kernel.dir} and build the kernel again, or give a .ko built for it`
+          : `modules: cannot build ${path}: the kernel (${kernel.image}) has no build dir; give a .ko built for it instead`,
+      );
     }
     await prepareBuildDir(kernel.buildDir);
     // Built in a copy, so the user's directory gets no build products.

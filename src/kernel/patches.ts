@@ -26,13 +26,14 @@ export function readSeries(dir: string | undefined): Patch[] {
     });
 }
 
-/** Applies each patch with patch -p1; a failure names the file and patch's own words on the hunk. */
-export function applySeries(srcDir: string, patches: Patch[]): void {
-  for (const p of patches) {
-    const r = spawnSync('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-d', srcDir, '-i', p.path], { encoding: 'utf8' });
+/** Applies each patch with patch -p1 (reverse: takes them off, last first); a failure names the
+ * patch and gives patch's own words on the hunk. The text is what is applied, not the file. */
+export function applySeries(srcDir: string, patches: Array<Pick<Patch, 'name' | 'text'> & { path?: string }>, reverse = false): void {
+  for (const p of reverse ? [...patches].reverse() : patches) {
+    const r = spawnSync('patch', ['-p1', ...(reverse ? ['-R'] : ['--forward']), '--batch', '--no-backup-if-mismatch', '-d', srcDir], { encoding: 'utf8', input: p.text });
     if (r.error) throw new Error(`cannot run patch (apt-get install patch): ${r.error.message}`);
     if (r.status !== 0) {
-      throw new Error(`patch ${p.path} does not apply to ${srcDir}:\n${(r.stdout + r.stderr).trim()}`);
+      throw new Error(`patch ${p.path ?? p.name} does not ${reverse ? 'come off' : 'apply to'} ${srcDir}:\n${(r.stdout + r.stderr).trim()}`);
     }
   }
 }

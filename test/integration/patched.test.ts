@@ -107,14 +107,15 @@ describe('the patched kernel under global random injection', () => {
 describe("the patch's form", () => {
   it.each([0, 1])("patch %i of the series passes the kernel's scripts/checkpatch.pl", async (i) => {
     const { readSeries } = await import('../../src/kernel/patches.js');
-    const { DEFAULT_KMEMLEAK_PATCH, debianSourceVersion, sourceDir } = await import('../../src/kernel/build.js');
+    const { DEFAULT_KMEMLEAK_PATCH, sourceTreeOf } = await import('../../src/kernel/build.js');
+    const { parseConfig } = await import('../../src/config.js');
     const patches = readSeries(DEFAULT_KMEMLEAK_PATCH);
     expect(patches.map((p) => p.name)).toEqual([
       '0001-mm-kmemleak-keep-injected-faults-out-of-kmemleak-s-o.patch',
       '0002-mm-kmemleak-do-not-scan-kmemleak-s-own-metadata-pool.patch',
     ]);
     // the stock source the test suite's kernel build unpacked
-    const src = sourceDir('linux-source-6.12', debianSourceVersion('linux-source-6.12'), []);
+    const src = sourceTreeOf(parseConfig({}));
     const r = spawnSync('perl', ['scripts/checkpatch.pl', '--no-tree', patches[i]!.path], { cwd: src, encoding: 'utf8' });
     expect(r.stdout).toContain('total: 0 errors, 0 warnings');
     expect(r.status).toBe(0);
