@@ -32,6 +32,8 @@ export const Bug = z.strictObject({
   expected: Expected,
   /** the failure points around the bug, as a sweep of stock 6.12.117 numbered them */
   measuredOnStock: z.string(),
+  /** what kfault reported on the corpus kernel, in its words */
+  foundOnCorpus: z.string(),
   /** verified-in-guest | patch-applies-not-run | spare: ... (expected not to show, and why) */
   status: z.string(),
 });

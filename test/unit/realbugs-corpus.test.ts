@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HARNESS_CFLAGS } from '../../src/harness/compile.js';
-import { debianSourceVersion, sourceDir } from '../../src/kernel/build.js';
+import { parseConfig } from '../../src/config.js';
+import { sourceTreeOf } from '../../src/kernel/build.js';
 import { applySeries, readSeries } from '../../src/kernel/patches.js';
 import { corpusDir, harnessPath, readCorpus } from '../realbugs/corpus.js';
 
@@ -15,6 +16,9 @@ const corpus = readCorpus();
 const series = readSeries(join(corpusDir, 'patches'));
 const scratch = mkdtempSync(join(tmpdir(), 'kfault-realbugs-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** The stock 6.12.117 tree kfault's build keeps (the one `kfault setup` unpacked). */
+const stockTree = () => sourceTreeOf(parseConfig({}));
 
 /** The files a patch changes ("+++ b/<path>"). */
 const filesOf = (text: string) => [...text.matchAll(/^\+\+\+ b\/(\S+)/gm)].map((m) => m[1]!);
@@ -34,7 +38,7 @@ describe('the real-bugs corpus', () => {
   });
 
   it('the quoted lines are the stock 6.12.117 source, at those line numbers', () => {
-    const src = sourceDir('linux-source-6.12', debianSourceVersion('linux-source-6.12'), []);
+    const src = stockTree();
     expect(existsSync(join(src, 'Makefile')), `${src}: the stock source kfault setup unpacks`).toBe(true);
     for (const b of corpus.bugs) {
       const lines = readFileSync(join(src, b.fixedIn6_12_117.file), 'utf8').split('\n');
@@ -46,7 +50,7 @@ describe('the real-bugs corpus', () => {
   });
 
   it('the whole series applies in order to a copy of the stock files it touches', () => {
-    const src = sourceDir('linux-source-6.12', debianSourceVersion('linux-source-6.12'), []);
+    const src = stockTree();
     const tree = join(scratch, 'tree');
     for (const f of new Set(series.flatMap((p) => filesOf(p.text)))) {
       mkdirSync(dirname(join(tree, f)), { recursive: true });
