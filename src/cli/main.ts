@@ -19,7 +19,7 @@ import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
 import { colorize, randomTable, sweepTable, totalsLine } from '../report.js';
-import { groupLines, groupProblems } from '../reports/groups.js';
+import { compactNths, groupLines, groupProblems } from '../reports/groups.js';
 import { configFrom, parse, type Flags } from './args.js';
 import { InitError, writeStartingConfig } from './init.js';
 import { resultsProblems } from '../repro/problems.js';
@@ -198,7 +198,8 @@ function batchFooter(r: Batch, ms: number): string {
   const repro = resultsProblems(r.results).flatMap((p) => (p.reproducer ? [p.reproducer.problem] : []));
   return [
     ...groupLines(groupProblems(r.results)),
-    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each of problems ${repro.join(', ')}`] : []),
+    // problems as runs ("1-373"): a bug hit at hundreds of failure points made this line hundreds of numbers long
+    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each of problems ${compactNths([...new Set(repro)].sort((a, b) => a - b))}`] : []),
     kmemleakLine(r.kmemleak),
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),
