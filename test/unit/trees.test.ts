@@ -88,6 +88,23 @@ describe('copyTree', () => {
   });
 });
 
+describe('relocateTools', () => {
+  it("puts the copy's own path into objtool's .cmd files, which name files by absolute path, and leaves kbuild's alone", () => {
+    const seed = join(dir, 'seed');
+    pristine(seed);
+    mkdirSync(join(seed, 'out/tools/objtool'), { recursive: true });
+    const cmd = (at: string) => `cmd_${at}/out/tools/objtool/check.o := gcc -I${at}/tools/include -c -o ${at}/out/tools/objtool/check.o check.c\n`;
+    writeFileSync(join(seed, 'out/tools/objtool/.check.o.cmd'), cmd(seed));
+    writeFileSync(join(seed, 'out/.a.o.cmd'), 'cmd_a.o := gcc -I../include -c -o a.o ../a.c\n');
+    const copy = join(dir, 'copy.tmp-1');
+    const final = join(dir, 'copy');
+    copyTree(seed, copy, final);
+    expect(readFileSync(join(copy, 'out/tools/objtool/.check.o.cmd'), 'utf8')).toBe(cmd(final));
+    expect(readFileSync(join(copy, 'out/.a.o.cmd'), 'utf8')).toBe('cmd_a.o := gcc -I../include -c -o a.o ../a.c\n');
+    expect(readFileSync(join(seed, 'out/tools/objtool/.check.o.cmd'), 'utf8')).toBe(cmd(seed));
+  });
+});
+
 describe('closestSeed and prepareTree', () => {
   const want = (patches: Patch[], fragments = fragmentsHash([{ text: 'CONFIG_X=y\n' }])) => ({ source: 'linux-source-6.12', version: '1', fragments, patches });
   function builtTree(key: string, patches: Patch[], fragments?: string, builtAt = 1): string {
