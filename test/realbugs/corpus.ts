@@ -24,7 +24,9 @@ const Expected = z.strictObject({
 export const Bug = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   subsystem: z.string(),
-  fix: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{12,40}$/), subject: z.string(), author: z.string(), where: z.string() }),
+  /** commit: null when the fix's diff was confirmed (by comparing the file before and after it) but its
+   * upstream id was not; `where` then says what was compared */
+  fix: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{12,40}$/).nullable(), subject: z.string(), author: z.string(), where: z.string() }),
   syzbot: z.string().regex(/^[0-9a-f]{20}$/).nullable(),
   fixedIn6_12_117: z.strictObject({ file: z.string(), lines: z.array(z.string().regex(/^\d+:/)).min(1) }),
   patch: z.string().regex(/^\d{4}-[\w.-]+\.patch$/),
