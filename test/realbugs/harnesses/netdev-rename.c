@@ -1,4 +1,6 @@
-/* Rename a network device to a name no namespace has had: SIOCSIFNAME on the loopback device of
+/* Not an entry's harness: the measurement behind leaving out 23da9588037e (README, "Considered
+ * and left out"); the integration test does not sweep it.
+ * Rename a network device to a name no namespace has had: SIOCSIFNAME on the loopback device of
  * a network namespace of the harness's own (made in setup, never armed). The rename's
  * NETDEV_CHANGENAME notifiers re-register the device's sysctl tables under the new name
  * (net/ipv4/conf/<name>, net/ipv4/neigh/<name>, net/ipv6/conf/<name>, net/ipv6/neigh/<name>):
