@@ -195,11 +195,13 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
 
 /** Below the tables: one block per distinct problem, the kmemleak check, restarts, the totals. */
 function batchFooter(r: Batch, ms: number): string {
-  const repro = resultsProblems(r.results).flatMap((p) => (p.reproducer ? [p.reproducer.problem] : []));
+  const listed = resultsProblems(r.results);
+  const repro = listed.flatMap((p) => (p.reproducer ? [p.reproducer.problem] : []));
   return [
-    ...groupLines(groupProblems(r.results)),
-    // problems as runs ("1-373"): a bug hit at hundreds of failure points made this line hundreds of numbers long
-    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each of problems ${compactNths([...new Set(repro)].sort((a, b) => a - b))}`] : []),
+    ...groupLines(groupProblems(r.results), listed),
+    // each hit of a problem has its number; as runs ("1-373"), since a bug hit at hundreds of
+    // failure points made this line hundreds of numbers long. Each block above names its first hit's.
+    ...(repro.length ? [`reproducers: kfault repro RESULTS.json (from --json) writes a C reproducer for each hit: ${repro.length === 1 ? 'problem' : 'problems'} ${compactNths([...new Set(repro)].sort((a, b) => a - b))}`] : []),
     kmemleakLine(r.kmemleak),
     ...(r.restarts ? [`the guest was booted again ${r.restarts} time(s) after a crash or hang`] : []),
     totalsLine(r.results, ms),

@@ -10,6 +10,7 @@ import { functionOf, isAllocatorFrame } from '../kmsg/fault-trace.js';
 import type { Leak } from '../kmsg/kmemleak-report.js';
 import type { SweepResult } from '../protocol.js';
 import { problems, type Problem } from '../report.js';
+import type { Reproducer, ResultsProblem } from '../repro/problems.js';
 
 export const ProblemGroup = z.strictObject({
   /** what the grouping compares: the kind and the normalized title or allocation stack */
@@ -237,22 +238,31 @@ export function sitesText(g: ProblemGroup): string {
 
 /** One block per bug: its title, count, where it was hit (first nth, all nths), its fault
  * sites, and the first hit in the report's words. */
-export function groupLines(groups: ProblemGroup[]): string[] {
+export function groupLines(groups: ProblemGroup[], problems: ResultsProblem[] = []): string[] {
   if (!groups.length) return [];
   const steps = groups.reduce((n, g) => n + g.count, 0);
-  return [`problems: ${groups.length} distinct, hit ${steps} time${steps === 1 ? '' : 's'}:`, ...groupBlocks(groups)];
+  return [`problems: ${groups.length} distinct, hit ${steps} time${steps === 1 ? '' : 's'}:`, ...groupBlocks(groups, problems)];
 }
 
-/** The blocks of groupLines, without its header line. */
-export function groupBlocks(groups: ProblemGroup[]): string[] {
+/** The reproducer of a group's first hit: the results' problem of that harness, nth and kind. */
+export function groupReproducer(g: ProblemGroup, problems: ResultsProblem[]): Reproducer | null {
+  const first = g.occurrences.find((o) => o.nth === g.firstNth) ?? g.occurrences[0]!;
+  return problems.find((p) => p.harness === first.harness && p.nth === first.nth && p.kind === g.kind)?.reproducer ?? null;
+}
+
+/** The blocks of groupLines, without its header line. With the results' problems, each block
+ * names the reproducer of its first hit. */
+export function groupBlocks(groups: ProblemGroup[], problems: ResultsProblem[] = []): string[] {
   const out: string[] = [];
   for (const g of groups) {
     const first = g.occurrences.find((o) => o.nth === g.firstNth) ?? g.occurrences[0]!;
+    const repro = groupReproducer(g, problems);
     out.push(
       `  ${g.title}`,
       `    ${g.kind}, count ${g.count}: ${groupWhere(g)}${g.firstNth !== null && g.count > 1 ? ` (first nth=${g.firstNth})` : ''}`,
       `    fault sites: ${sitesText(g)}`,
       `    first: ${first.harness} ${first.nth === null ? 'setup/teardown' : `nth=${first.nth}`}: ${first.text}`,
+      ...(repro ? [`    reproducer: ${repro.command}`] : []),
     );
   }
   return out;

@@ -7,7 +7,8 @@ import { kernelProblems } from '../../src/kmsg/problems.js';
 import { junit } from '../../src/reports/junit.js';
 import { mergeResults } from '../../src/reports/merge.js';
 import { ktap } from '../../src/reports/ktap.js';
-import { compactNths, groupLines, groupProblems, normalizeTitle, reportTitle } from '../../src/reports/groups.js';
+import { compactNths, groupLines, groupProblems, groupReproducer, normalizeTitle, reportTitle } from '../../src/reports/groups.js';
+import { resultsProblems } from '../../src/repro/problems.js';
 import { ResultsFile, readResultsFile } from '../../src/results-file.js';
 
 const fixture = (p: string) => new URL(`../fixtures/${p}`, import.meta.url);
@@ -53,6 +54,21 @@ describe('groups of the positive controls (saved real results)', () => {
       '    fault sites: kfault_test_alloc+0xe',
       expect.stringMatching(/^ {4}first: harness\.c\(warn\) nth=2: WARNING: CPU: 1 PID: 61 at .*kfault_test\.c:92 warny\+0x53\/0x82 \[kfault_test\]$/),
     ]);
+  });
+
+  it("with the results' problems, each block names the reproducer of its group's first hit", () => {
+    const lines = groupLines(groupProblems(saved.results), resultsProblems(saved.results));
+    expect(lines.filter((l) => / {4}(first|reproducer): /.test(l)).map((l) => l.replace(/^( {4}first: \S+ nth=\d+).*/, '$1'))).toEqual([
+      '    first: harness.c(leak) nth=3',
+      '    reproducer: kfault repro RESULTS.json --problem 1',
+      '    first: harness.c(oops) nth=2',
+      '    reproducer: kfault repro RESULTS.json --problem 2',
+      '    first: harness.c(warn) nth=2',
+      '    reproducer: kfault repro RESULTS.json --problem 3',
+    ]);
+    // a group whose first hit has no reproducer (made in setup, say) gets no line
+    const [leak] = groupProblems(saved.results);
+    expect(groupReproducer(leak!, resultsProblems(saved.results).map((p) => ({ ...p, reproducer: null })))).toBeNull();
   });
 
   it('a results file from before groups existed reads with its groups derived; the schema default is []', () => {
