@@ -229,17 +229,19 @@ export function markBuilt(tree: string): void {
   if (state) writeTreeState(tree, { ...state, built: true, builtAt: Date.now() });
 }
 
-/** How many built trees of one source kfault keeps (each is ~250 MB of objects; the source is
- * hard-linked). Their kernels stay in the cache and boot; a pruned one's modules cannot be built. */
+/** How many built trees with patches of one source kfault keeps, besides the stock ones (each is
+ * ~250 MB of objects; the source is hard-linked). Their kernels stay in the cache and boot; a pruned one's modules cannot be built. */
 export const KEEP_TREES = 6;
 
-/** Removes the oldest built trees of a source beyond KEEP_TREES, skipping any whose lock is held. */
+/** Removes the oldest built trees of a source beyond KEEP_TREES, skipping any whose lock is held.
+ * A tree without patches (the stock kernel of its fragments) is never removed, nor counted: every
+ * series of that config starts from it, and the stock source is read from it (sourceTreeOf). */
 export function pruneTrees(source: string, version: string, keep = KEEP_TREES): string[] {
   const root = join(cacheDir(), 'trees');
   if (!existsSync(root)) return [];
   const built = readdirSync(root)
     .map((name) => ({ name, state: readTreeState(join(root, name)) }))
-    .filter((t) => t.state?.built && t.state.source === source && t.state.version === version && existsSync(join(root, t.name, OUT)))
+    .filter((t) => t.state?.built && t.state.source === source && t.state.version === version && t.state.patches.length > 0 && existsSync(join(root, t.name, OUT)))
     .sort((a, b) => (b.state!.builtAt ?? 0) - (a.state!.builtAt ?? 0));
   const binding = loadBinding();
   const removed: string[] = [];

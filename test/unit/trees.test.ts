@@ -142,11 +142,13 @@ describe('closestSeed and prepareTree', () => {
     expect((await prepareTree('one-patch', { ...want([changeA]), tarball: '/nonexistent.tar.xz' })).from).toBe('same');
   });
 
-  it('prunes the oldest built trees of a source beyond the limit, but not one whose lock is held', async () => {
-    for (let i = 1; i <= 5; i++) builtTree(`t${i}`, [], undefined, i);
+  it('prunes the oldest built trees of a source beyond the limit, but not one whose lock is held, nor a stock tree', async () => {
+    builtTree('stock', [], undefined, 0);
+    builtTree('stock-other-config', [], fragmentsHash([{ text: 'CONFIG_Y=y\n' }]), 0);
+    for (let i = 1; i <= 5; i++) builtTree(`t${i}`, [changeA], undefined, i);
     const removed = await withBuildLock(buildLockPath('t1'), 'test', async () => pruneTrees('linux-source-6.12', '1', 2));
     expect(removed.sort()).toEqual(['t2', 't3']);
-    for (const t of ['t1', 't4', 't5']) expect(readTreeState(treeDir(t))?.built).toBe(true);
+    for (const t of ['stock', 'stock-other-config', 't1', 't4', 't5']) expect(readTreeState(treeDir(t))?.built, t).toBe(true);
     expect(readTreeState(treeDir('t2'))).toBeNull();
   });
 });
