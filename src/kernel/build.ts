@@ -219,7 +219,7 @@ export async function ensureKernel(config: Config): Promise<Kernel> {
     copyFileSync(join(treeOut, 'System.map'), join(entry, 'System.map'));
     markBuilt(prepared.tree);
     const pruned = pruneTrees(config.kernel.source, version);
-    if (pruned.length) process.stderr.write(`kfault: removed the build trees of ${pruned.join(', ')} (kfault keeps the ${KEEP_TREES} newest of a source; those kernels still boot from the cache)\n`);
+    if (pruned.length) process.stderr.write(`kfault: removed the build trees of ${pruned.join(', ')} (kfault keeps the ${KEEP_TREES} newest patched trees of a source, and its stock ones; those kernels still boot from the cache, but out-of-tree modules cannot be built for them)\n`);
     const meta = { recipe: RECIPE, key, source: config.kernel.source, version, objects, buildSeconds: Math.round((Date.now() - start) / 1000), from: prepared.from };
     writeFileSync(metaPath, JSON.stringify(Meta.parse(meta), null, 2) + '\n');
     return { ...fromCache(), origin: 'built' as const };
