@@ -6,10 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counts, problems } from '../../src/report.js';
 import { ResultsFile } from '../../src/results-file.js';
-import { corpusDir, expectedToShow, findingsOf, harnessName, harnessPath, readCorpus } from '../realbugs/corpus.js';
+import { corpusDir, expectedToShow, findingsOf, harnessName, harnessPath, readCorpus, scorecard } from '../realbugs/corpus.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const root = new URL('../..', import.meta.url).pathname;
@@ -39,6 +39,12 @@ function sweep(kernelArgs: string[], label: string): Run {
   return { status: r.status, stderr: r.stderr, saved: ResultsFile.parse(JSON.parse(r.stdout)), ms: Date.now() - start };
 }
 
+// both sweeps, for the README scorecard this file writes once both ran
+const runs: { corpus?: Run; stock?: Run } = {};
+afterAll(() => {
+  if (runs.corpus && runs.stock) writeFileSync(join(root, '.kfault', 'realbugs-scorecard.md'), scorecard(corpus, runs.corpus.saved, runs.stock.saved, new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC'));
+});
+
 const resultOf = (run: Run, harness: string) => {
   const r = run.saved.results.find((x) => x.harness === harness);
   expect(r, `${harness} in ${run.saved.results.map((x) => x.harness).join(', ')}`).toBeDefined();
@@ -48,7 +54,7 @@ const resultOf = (run: Run, harness: string) => {
 describe('the corpus kernel: every real bug is found, with its kind and site', () => {
   let run: Run;
   beforeAll(() => {
-    run = sweep(['--patches', join(corpusDir, 'patches')], 'corpus');
+    run = runs.corpus = sweep(['--patches', join(corpusDir, 'patches')], 'corpus');
   }, TIMEOUT_MS);
 
   it('swept every harness to its end, and checked kmemleak; the problems make sweep exit 1', () => {
@@ -84,7 +90,7 @@ describe('the corpus kernel: every real bug is found, with its kind and site', (
 describe('stock 6.12.117: the same sweeps report nothing', () => {
   let run: Run;
   beforeAll(() => {
-    run = sweep([], 'stock');
+    run = runs.stock = sweep([], 'stock');
   }, TIMEOUT_MS);
 
   it('no leak, oops, warning or hang in any sweep, nothing unattributed, and sweep exits 0', () => {

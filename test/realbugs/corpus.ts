@@ -79,3 +79,36 @@ export function findingsOf(b: Bug, saved: ResultsFile): ResultsFile['groups'] {
     return g.kind === 'warning' && full(e.site).test(g.title.replace(/^WARNING in /, ''));
   });
 }
+
+/** A README scorecard, from a sweep of the corpus kernel and one of stock (both results files):
+ * found / expected for each kind, what stock reported, the failure points and the sweep times,
+ * then a line for each bug with what kfault reported, at which nths. */
+export function scorecard(corpus: Corpus, onCorpus: ResultsFile, onStock: ResultsFile, when: string): string {
+  const shown = corpus.bugs.filter(expectedToShow);
+  const kinds = ['leak', 'oops', 'warning'] as const;
+  const label = { leak: 'leaks', oops: 'oopses', warning: 'WARNINGs' };
+  const points = (f: ResultsFile) => f.results.reduce((n, r) => n + r.steps.filter((s) => s.injected).length, 0);
+  const times = (f: ResultsFile) => f.results.map((r) => `${r.harness} ${(r.ms / 1000).toFixed(1)} s`).join(', ');
+  const found = (b: Bug) => findingsOf(b, onCorpus);
+  const rows = kinds.map((k) => {
+    const of = shown.filter((b) => b.expected.kind === k);
+    const stock = onStock.groups.filter((g) => g.kind === k).length;
+    return `| ${label[k]} | ${of.filter((b) => found(b).length).length} / ${of.length} | ${stock} |`;
+  });
+  const fix = (b: Bug) => `${b.fix.commit ? b.fix.commit.slice(0, 12) : '(id not confirmed)'} ${b.fix.subject}${b.syzbot ? ` (syzbot ${b.syzbot})` : ''}`;
+  const reported = (b: Bug) => [...new Set(found(b).map((g) => `${g.title} at nth ${g.range}`))].join('; ') || 'NOT FOUND';
+  return [
+    `Scorecard (${when}; written by \`test/integration/realbugs.test.ts\` to \`.kfault/realbugs-scorecard.md\`):`,
+    '',
+    '| kind | found / expected | reported on stock |',
+    '|---|---|---|',
+    ...rows,
+    `| all | ${shown.filter((b) => found(b).length).length} / ${shown.length} | ${onStock.groups.length} (restarts ${onStock.restarts}; kmemleak ${onStock.kmemleak?.enabled ? `checked, ${onStock.kmemleak.unattributed.length} unattributed` : 'NOT checked'}) |`,
+    '',
+    `Failure points swept: corpus kernel ${points(onCorpus)}, stock ${points(onStock)}. Sweep times (kfault's per-harness times, boots and the kmemleak check not included): corpus kernel ${times(onCorpus)}; stock ${times(onStock)}.`,
+    '',
+    '| bug (fix) | subsystem | harness | what kfault reported |',
+    '|---|---|---|---|',
+    ...corpus.bugs.map((b) => `| ${fix(b)} | ${b.subsystem} | \`${harnessName(b)}\` | ${expectedToShow(b) ? reported(b) : b.status} |`),
+  ].join('\n') + '\n';
+}
