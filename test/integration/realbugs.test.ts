@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counts, problems } from '../../src/report.js';
 import { compactNths } from '../../src/reports/groups.js';
 import { ResultsFile } from '../../src/results-file.js';
-import { corpusDir, expectedToShow, findingsOf, harnessName, harnessPath, readCorpus, scorecard } from '../realbugs/corpus.js';
+import { corpusDir, expectedToShow, findingsOf, harnessName, harnessPath, nthsOf, readCorpus, scorecard } from '../realbugs/corpus.js';
 
 const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
 const root = new URL('../..', import.meta.url).pathname;
@@ -75,9 +75,8 @@ describe('the corpus kernel: every real bug is found, with its kind and site', (
     // the finding is tied to injected failure points of this entry's harness, not to its setup;
     // a group can span harnesses (the two uffd/mlock oopses share a title), so its nths are
     // taken from this harness's occurrences
-    const nthsHere = (g: (typeof found)[number]) => g.occurrences.flatMap((o) => (o.harness === harnessName(b) && o.nth !== null ? [o.nth] : []));
-    expect(found.flatMap(nthsHere).length, `${b.id}: no occurrence at an injected nth of ${harnessName(b)}`).toBeGreaterThan(0);
-    console.log(`${b.id}: ${found.map((g) => `${g.kind} "${g.title}" at nth ${compactNths([...new Set(nthsHere(g))].sort((x, y) => x - y))}`).join('; ')}`);
+    expect(found.flatMap((g) => nthsOf(b, g)).length, `${b.id}: no occurrence at an injected nth of ${harnessName(b)}`).toBeGreaterThan(0);
+    console.log(`${b.id}: ${found.map((g) => `${g.kind} "${g.title}" at nth ${compactNths(nthsOf(b, g))}`).join('; ')}`);
   });
 
   it('spares (entries whose effect the corpus README says cannot show) are indeed not reported', () => {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { ResultsFile } from '../../src/results-file.js';
+import { compactNths } from '../../src/reports/groups.js';
 
 export const corpusDir = new URL('.', import.meta.url).pathname;
 
@@ -80,6 +81,11 @@ export function findingsOf(b: Bug, saved: ResultsFile): ResultsFile['groups'] {
   });
 }
 
+/** The nths at which a group (which can span harnesses: two oopses of one title) hit this bug's harness. */
+export function nthsOf(b: Bug, g: ResultsFile['groups'][number]): number[] {
+  return [...new Set(g.occurrences.flatMap((o) => (o.harness === harnessName(b) && o.nth !== null ? [o.nth] : [])))].sort((x, y) => x - y);
+}
+
 /** A README scorecard, from a sweep of the corpus kernel and one of stock (both results files):
  * found / expected for each kind, what stock reported, the failure points and the sweep times,
  * then a line for each bug with what kfault reported, at which nths. */
@@ -96,7 +102,7 @@ export function scorecard(corpus: Corpus, onCorpus: ResultsFile, onStock: Result
     return `| ${label[k]} | ${of.filter((b) => found(b).length).length} / ${of.length} | ${stock} |`;
   });
   const fix = (b: Bug) => `${b.fix.commit ? b.fix.commit.slice(0, 12) : '(id not confirmed)'} ${b.fix.subject}${b.syzbot ? ` (syzbot ${b.syzbot})` : ''}`;
-  const reported = (b: Bug) => [...new Set(found(b).map((g) => `${g.title} at nth ${g.range}`))].join('; ') || 'NOT FOUND';
+  const reported = (b: Bug) => [...new Set(found(b).map((g) => `${g.title} at nth ${compactNths(nthsOf(b, g))}`))].join('; ') || 'NOT FOUND';
   return [
     `Scorecard (${when}; written by \`test/integration/realbugs.test.ts\` to \`.kfault/realbugs-scorecard.md\`):`,
     '',
