@@ -85,6 +85,16 @@ export interface SweepCall extends SweepOptions {
   skip?: number[];
 }
 
+export interface FunctionSweepCall {
+  /** faults.fail_function.retval is what every failed function returns (default: the config's) */
+  faults?: FaultsConfig;
+  /** trace syscall entry points too (left out by default: failing one runs no error path) */
+  syscalls?: boolean;
+  onStep?: (step: Step) => void;
+  /** steps (function numbers) not to run: known to crash the guest */
+  skip?: number[];
+}
+
 export interface SweepManyCall extends Omit<SweepCall, 'onStep'> {
   /** each step of harnesses[index] as soon as the guest reports it */
   onStep?: (index: number, step: Step) => void;
@@ -246,6 +256,28 @@ export class Guest implements AsyncDisposable {
     const t = this.targetOf(harness);
     const r = await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call(plan.request(t, first, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep);
     return plan.result(t, r);
+  }
+
+  /**
+   * Function mode: one unarmed traced run lists the injectable functions the harness reaches
+   * (syscall entry points left out unless syscalls), then step k fails function k once with
+   * fail_function (src/guest/function-sweep.ts). Crashes and hangs are recovered from as in
+   * sweep(): a fresh guest, and the sweep goes on at the next function.
+   */
+  async sweepFunctions(harness: string | UserHarness, options: FunctionSweepCall = {}): Promise<SweepResult> {
+    const { onStep, skip = [], syscalls = false, faults = this.p.config.faults } = options;
+    const t = this.targetOf(harness);
+    const where = { harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '' };
+    const start = performance.now();
+    const traced = await this.call({ type: 'functionTrace', ...where, syscalls }, this.p.config.machine.stepTimeoutMs);
+    const plan = this.sweepPlan({ mode: 'systematic', faults, kmemleakFilter: false });
+    const retval = faults.fail_function?.retval ?? null;
+    const none = { complete: true, steps: [], crashes: [], ms: 0, kmemleakFilter: { kmemleakOn: false, kernelKeepsOut: false, applied: false, note: 'not used: function mode fails functions, not allocations' }, refillFilter: '' };
+    const r = traced.functions.length
+      ? await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call({ type: 'functionSweep', ...where, functions: traced.functions, first, skip: skipped, retval }, this.p.config.machine.stepTimeoutMs, onEvent), onStep)
+      : none;
+    const kmemleakFilter = none.kmemleakFilter;
+    return { ...plan.result(t, { ...r, kmemleakFilter, ms: performance.now() - start }), mode: 'function', maxSteps: Math.max(1, traced.functions.length), functionTrace: traced };
   }
 
   /**
