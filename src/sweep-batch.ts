@@ -126,11 +126,12 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
   if (leaks) await guest.kmemleakClear();
   const bootOf: number[] = [];
   let progress: ReturnType<NonNullable<BatchOptions['onSweep']>> | undefined;
+  const functionMode = config.sweep.mode === 'function';
   const many = {
     ...call,
     onBegin: (i: number) => {
       bootOf[i] = guest.restarts;
-      progress = onSweep?.(targets[i]!.name, estimatedSteps(guest.kernel, targets[i]!.name));
+      progress = onSweep?.(targets[i]!.name, functionMode ? null : estimatedSteps(guest.kernel, targets[i]!.name));
     },
     onStep: (_i: number, s: Step) => {
       call.onStep?.(s);
@@ -143,7 +144,6 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
       if (!leaks) onResult?.(r);
     },
   };
-  const functionMode = config.sweep.mode === 'function';
   // one request for them all (see Guest.sweepMany): the same sweeps as one by one
   const results = await (functionMode ? sweepFunctionsEach(guest, targets, many) : guest.sweepMany(targets.map((t) => t.user ?? t.name), many)).finally(() => progress?.end());
   let kmemleak: Batch['kmemleak'] = null;

@@ -6,15 +6,16 @@
 // harness's thread only (random mode's machinery, one run at nth k), and everything is put back.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as addon from '../addon.js';
-import type { AgentMessage, FunctionTrace, Request, Step } from '../protocol.js';
+import type { AgentMessage, FunctionTrace, Request, Step, SweepDone } from '../protocol.js';
 import { ensureFaultTracing, TRACEFS } from './fault-trace-events.js';
 import { assertInGuest, withFaultSettings } from './faults.js';
-import { eventName, eventsInOrder, functionModeMissing, isSyscallEntry, KPROBE_GROUP, parseInjectable, parseRetval, retvalText } from './function-text.js';
+import { eventName, eventsInOrder, functionModeMissing, isSyscallEntry, KPROBE_GROUP, NO_KMEMLEAK_FILTER, notOnFtrace, parseInjectable, parseRetval, retvalText } from './function-text.js';
 
 const FAIL_FUNCTION = '/sys/kernel/debug/fail_function';
 const KPROBE_EVENTS = `${TRACEFS}/kprobe_events`;
 const INSTANCE = `${TRACEFS}/instances/kfault-functions`;
 const TRACED_NTH = 1;
+const KPROBES_LIST = '/sys/kernel/debug/kprobes/list';
 
 type TraceRequest = Extract<Request, { type: 'functionTrace' }>;
 type SweepRequest = Extract<Request, { type: 'functionSweep' }>;
@@ -108,13 +109,16 @@ function stepSettings(name: string, type: string, override: number | null): Reco
   };
 }
 
-export async function sweepFunctions(req: SweepRequest, dir: string, send: (msg: AgentMessage) => void): Promise<{ complete: boolean }> {
+export async function sweepFunctions(req: SweepRequest, dir: string, send: (msg: AgentMessage) => void): Promise<SweepDone> {
   checkKernel();
   ensureFaultTracing();
   for (let k = req.first; k <= req.functions.length; k++) {
     if (req.skip.includes(k)) continue;
     const fn = req.functions[k - 1]!;
     const step = await withFaultSettings(stepSettings(fn.name, fn.type, req.retval), async () => {
+      // checked with the function injected: with task-filter on, an int3 kprobe fails nothing
+      const why = notOnFtrace(readFileSync(KPROBES_LIST, 'utf8'), fn.name);
+      if (why) throw Object.assign(new Error(why), { code: 'KFAULT_NO_FAIL_FUNCTION' });
       const retval = parseRetval(readFileSync(`${FAIL_FUNCTION}/${fn.name}/retval`, 'utf8'));
       const s = await runOnce(req, dir, k);
       // times counts down to 0 once the function was failed
@@ -124,5 +128,5 @@ export async function sweepFunctions(req: SweepRequest, dir: string, send: (msg:
     const { nth, ret, injected, tid, signal, ns, kmsg, errno, fault, trace, function: func } = step;
     send({ type: 'step', id: req.id, step: { nth, ret, errno, injected, tid, signal, ns, kmsg, fault, trace, function: func } });
   }
-  return { complete: true };
+  return { complete: true, kmemleakFilter: NO_KMEMLEAK_FILTER, refillFilter: '' };
 }

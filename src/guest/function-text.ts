@@ -66,3 +66,18 @@ export function functionModeMissing(has: (path: string) => boolean): string | nu
   if (!missing.length) return null;
   return `function mode (sweep.mode "function") needs fail_function and kprobe events, and this kernel has ${missing.join(' and ')}; boot the block kernel, which has them all: --profile block (config kernel.profiles: ["block"])`;
 }
+
+/** No kmemleak filter in function mode: it fails functions, not allocations, on one thread. */
+export const NO_KMEMLEAK_FILTER = { kmemleakOn: false, kernelKeepsOut: false, applied: false, note: 'not used: function mode fails functions with fail_function, not allocations' };
+
+/**
+ * Whether fail_function's kprobe on name sits on ftrace (/sys/kernel/debug/kprobes/list marks it
+ * [FTRACE]). An int3 kprobe's handler runs in the int3 exception, entered as an NMI, where
+ * in_task() is false: fail_function's task filter (make-it-fail) then never matches, so the
+ * function could only be failed in every task at once. Returns why not, or null.
+ */
+export function notOnFtrace(list: string, name: string): string | null {
+  const line = list.split('\n').find((l) => l.split(/\s+/).some((w) => w.startsWith(`${name}+0x`)));
+  if (line && /\[FTRACE\]/.test(line)) return null;
+  return `fail_function's kprobe on ${name} is not on ftrace (/sys/kernel/debug/kprobes/list: ${line ? JSON.stringify(line.trim()) : 'no line for it'}): an int3 kprobe's handler runs as an NMI, where fail_function's task filter (make-it-fail on the harness thread) never matches, so it could only fail every task's calls; function mode needs kprobes on ftrace: CONFIG_FUNCTION_TRACER=y (which brings CONFIG_DYNAMIC_FTRACE and CONFIG_KPROBES_ON_FTRACE) in the block kernel (--profile block)`;
+}

@@ -13,6 +13,7 @@ import {
   type CommandResult,
   type CommandTrace,
   type Crash,
+  type FunctionTrace,
   type Harness,
   type KmemleakState,
   type Ready,
@@ -33,6 +34,7 @@ import { guestCmdline } from './boot.js';
 import { sweepSetup } from '../repro/setup.js';
 import { parseCallSpec, resolveProgram } from '../command/program.js';
 import { NO_RETURN } from './command-calls.js';
+import { NO_KMEMLEAK_FILTER } from './function-text.js';
 import { loadBinding } from '../native.js';
 
 export class GuestError extends Error {
@@ -269,15 +271,21 @@ export class Guest implements AsyncDisposable {
     const t = this.targetOf(harness);
     const where = { harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '' };
     const start = performance.now();
-    const traced = await this.call({ type: 'functionTrace', ...where, syscalls }, this.p.config.machine.stepTimeoutMs);
+    const traced = await this.traceFunctions(harness, { syscalls });
     const plan = this.sweepPlan({ mode: 'systematic', faults, kmemleakFilter: false });
     const retval = faults.fail_function?.retval ?? null;
-    const none = { complete: true, steps: [], crashes: [], ms: 0, kmemleakFilter: { kmemleakOn: false, kernelKeepsOut: false, applied: false, note: 'not used: function mode fails functions, not allocations' }, refillFilter: '' };
+    const none = { complete: true, steps: [], crashes: [], ms: 0, kmemleakFilter: NO_KMEMLEAK_FILTER, refillFilter: '' };
     const r = traced.functions.length
       ? await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call({ type: 'functionSweep', ...where, functions: traced.functions, first, skip: skipped, retval }, this.p.config.machine.stepTimeoutMs, onEvent), onStep)
       : none;
-    const kmemleakFilter = none.kmemleakFilter;
-    return { ...plan.result(t, { ...r, kmemleakFilter, ms: performance.now() - start }), mode: 'function', maxSteps: Math.max(1, traced.functions.length), functionTrace: traced };
+    return { ...plan.result(t, { ...r, ms: performance.now() - start }), mode: 'function', maxSteps: Math.max(1, traced.functions.length), functionTrace: traced };
+  }
+
+  /** Function mode's first pass alone: the injectable functions one unarmed run of the harness
+   * reaches, in order of first hit (syscall entry points left out unless syscalls). */
+  traceFunctions(harness: string | UserHarness, o: { syscalls?: boolean } = {}): Promise<FunctionTrace> {
+    const t = this.targetOf(harness);
+    return this.call({ type: 'functionTrace', harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '', syscalls: o.syscalls ?? false }, this.p.config.machine.stepTimeoutMs);
   }
 
   /**

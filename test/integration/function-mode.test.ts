@@ -38,6 +38,29 @@ afterAll(async () => {
   await guest?.close();
 });
 
+describe('function mode, the traced pass', () => {
+  it('lists the injectable functions open reaches (syscall entry points left out and counted), and removes only its own kprobe events', async () => {
+    // a kprobe event of the user's own: kfault adds and removes only its own
+    await sh(`echo 'p:mine/openat2 do_sys_openat2' >> ${KPROBE_EVENTS}`);
+    const t = await guest.traceFunctions('open');
+    expect(t.ret).toBe(0);
+    expect(t.syscallsLeftOut).toBeGreaterThan(100);
+    expect(t.functions).toContainEqual({ name: 'should_failslab', type: 'ERRNO' });
+    expect(t.functions.some((f) => /sys_/.test(f.name))).toBe(false);
+    expect(t.functions.map((f) => f.name)).not.toContain('should_fail_bio'); // no block I/O in open on tmpfs
+    const events = await sh(`cat ${KPROBE_EVENTS}`);
+    expect(events).toMatch(/^p:mine\/openat2 do_sys_openat2/m);
+    expect(events).not.toMatch(/kfault_fn/);
+    await sh(`echo '-:mine/openat2' >> ${KPROBE_EVENTS}`);
+    expect(await sh('ls /sys/kernel/tracing/instances')).not.toMatch(/kfault-functions/);
+  }, 60_000);
+
+  it("a user's harness, in a process of its own: its write to ramfs reaches __filemap_add_folio", async () => {
+    const t = await guest.traceFunctions({ name: 'ramfs-write.c', library: compileHarness(ramfs), arg: '' });
+    expect(t.functions.map((f) => f.name)).toEqual(expect.arrayContaining(['should_failslab', '__filemap_add_folio']));
+  }, 60_000);
+});
+
 describe('function mode: a built-in harness (open)', () => {
   it('traces the injectable functions open reaches, fails each once, and leaves the user\'s kprobe events and the fault state as they were', async () => {
     // a kprobe event of the user's own: kfault adds and removes only its own
@@ -99,23 +122,27 @@ describe('function mode: an errno that reaches the harness', () => {
 });
 
 describe('faults.fail_function.inject: several names, one write each', () => {
-  // random mode, one run: fail_function fails the first call of any injected function the
-  // harness thread makes. open never reaches should_fail_bio (no block I/O), so the fault
-  // strikes should_failslab only if that name was written too, first or second.
-  for (const inject of [['should_fail_bio', 'should_failslab'], ['should_failslab', 'should_fail_bio']]) {
-    it(`inject ${JSON.stringify(inject)}: both written, should_failslab fails`, async () => {
-      const before = await guest.faultState();
-      const r = await guest.sweep('open', {
-        mode: 'random',
-        iterations: 1,
-        faults: { failslab: { probability: 0 }, fail_page_alloc: { probability: 0 }, fail_function: { inject, probability: 100, times: 1 } },
-      });
-      const s = r.steps[0]!;
-      expect(s.injected).toBe(true);
-      expect(s.fault?.injector).toBe('fail_function');
-      expect(framesOf(s)).toContain('should_failslab');
-      expect(s.ret).toBeLessThan(0);
-      expect(await guest.faultState()).toEqual(before);
-    }, 60_000);
-  }
+  // a harness that reads the inject list while the sweep has it set: every name must be on it
+  const reader = new URL('../fixtures/harnesses/read-inject.c', import.meta.url).pathname;
+  const names = ['should_fail_bio', '__filemap_add_folio', 'should_failslab'];
+
+  it(`inject ${JSON.stringify(names)}: all three are on the kernel's list during the run, and gone after`, async () => {
+    const before = await guest.faultState();
+    const r = await guest.sweep(
+      { name: 'read-inject.c', library: compileHarness(reader), arg: names.join(',') },
+      // probability 0: the names are listed, nothing is failed
+      { mode: 'random', iterations: 1, faults: { failslab: { probability: 0 }, fail_page_alloc: { probability: 0 }, fail_function: { inject: names, probability: 0 } } },
+    );
+    expect(r.steps.map((s) => [s.ret, s.errno])).toEqual([[0, null]]);
+    expect(before['fail_function/inject']).toBe('');
+    expect(await guest.faultState()).toEqual(before);
+  }, 60_000);
+
+  it('the same harness fails when a name is not on the list (the test can fail)', async () => {
+    const r = await guest.sweep(
+      { name: 'read-inject.c', library: compileHarness(reader), arg: 'should_failslab' },
+      { mode: 'random', iterations: 1, faults: { failslab: { probability: 0 }, fail_page_alloc: { probability: 0 }, fail_function: { inject: ['should_fail_bio'], probability: 0 } } },
+    );
+    expect(r.steps.map((s) => s.errno)).toEqual(['ENOENT']);
+  }, 60_000);
 });
