@@ -50,8 +50,9 @@ export const defaults = {
   },
   sweep: {
     /** systematic: fail-nth 1, 2, 3...; random: make-it-fail on the harness thread with the
-     * injectors' probability, iterations runs; global: every task, for seconds */
-    mode: 'systematic' as 'systematic' | 'random' | 'global',
+     * injectors' probability, iterations runs; global: every task, for seconds; function: each
+     * injectable function the harness reaches, failed once with fail_function */
+    mode: 'systematic' as 'systematic' | 'random' | 'global' | 'function',
     iterations: 1000,
     seconds: 10,
     maxSteps: 1000,
@@ -135,7 +136,7 @@ const Machine = z.strictObject({
 });
 
 const Sweep = z.strictObject({
-  mode: z.enum(['systematic', 'random', 'global']).default(defaults.sweep.mode),
+  mode: z.enum(['systematic', 'random', 'global', 'function']).default(defaults.sweep.mode),
   iterations: z.number().int().min(1).max(1_000_000).default(defaults.sweep.iterations),
   seconds: z.number().int().min(1).max(3600).default(defaults.sweep.seconds),
   maxSteps: z.number().int().min(1).max(1_000_000).default(defaults.sweep.maxSteps),
@@ -217,7 +218,7 @@ export function checkModeKnobs(c: Config): ConfigProblem[] {
 /** retval is what fail_function's injected functions return: it needs inject. */
 export function checkFailFunction(c: Config): ConfigProblem[] {
   const f = c.faults.fail_function;
-  if (f?.retval !== undefined && !f.inject?.length) return [{ path: 'faults.fail_function.retval', message: 'give the functions to fail in faults.fail_function.inject' }];
+  if (f?.retval !== undefined && !f.inject?.length && c.sweep.mode !== 'function') return [{ path: 'faults.fail_function.retval', message: 'give the functions to fail in faults.fail_function.inject' }];
   return [];
 }
 
@@ -227,11 +228,25 @@ export function checkMakeRequest(c: Config): ConfigProblem[] {
   return [{ path: 'faults.fail_make_request', message: 'fails I/O to the scratch disks only, and there is none: give one with --disk SIZE[:FS] (machine.disks), e.g. --disk 64M:ext4' }];
 }
 
+/** Function mode sets fail_function itself, one function per step: of the fault knobs only
+ * faults.fail_function.retval (what every failed function returns) applies. */
+export function checkFunctionMode(c: Config): ConfigProblem[] {
+  if (c.sweep.mode !== 'function') return [];
+  const out: ConfigProblem[] = [];
+  for (const [inj, knobs] of Object.entries(c.faults) as Array<[string, Record<string, unknown> | undefined]>) {
+    for (const [k, v] of Object.entries(knobs ?? {})) {
+      if (v === undefined || (inj === 'fail_function' && k === 'retval')) continue;
+      out.push({ path: `faults.${inj}.${k}`, message: `function mode fails each traced function once with fail_function and sets its knobs itself; only faults.fail_function.retval applies there` });
+    }
+  }
+  return out;
+}
+
 export function checkGlobalMode(c: Config): ConfigProblem[] {
   return c.sweep.mode === 'global' ? globalModeProblems(c.faults) : [];
 }
 
-const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction, checkMakeRequest, checkGlobalMode];
+const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction, checkMakeRequest, checkFunctionMode, checkGlobalMode];
 
 export class ConfigError extends Error {
   readonly exitCode = 2;

@@ -128,8 +128,12 @@ export function knobSettings(faults: FaultsConfig, resolve: (r: SymbolRange) => 
         }
       } else if (key === 'inject') {
         settings[`${inj}/inject`] = (value as string[]).join(' '); // writeAttr writes each on its own
+        // after inject, which makes each function's retval file; the file parses an unsigned
+        // number (kstrtoull): -12 goes in as 2^64 - 12
+        const retval = knobs.retval as number | undefined;
+        if (retval !== undefined) for (const f of value as string[]) settings[`${inj}/${f}/retval`] = `0x${BigInt.asUintN(64, BigInt(retval)).toString(16)}`;
       } else if (key === 'retval') {
-        for (const f of (knobs.inject as string[] | undefined) ?? []) settings[`${inj}/${f}/retval`] = String(value);
+        // written with inject, above
       } else {
         settings[`${inj}/${k.file}`] = typeof value === 'boolean' ? yn(value) : String(value);
       }

@@ -44,6 +44,11 @@ export const CommandStep = ProgramRun.extend({
 });
 export type CommandStep = z.infer<typeof CommandStep>;
 
+/** Function mode: the function a step failed with fail_function, its error type on the
+ * injectable list, and what it was made to return (read back from fail_function/<name>/retval). */
+export const StepFunction = z.strictObject({ name: z.string(), type: z.string(), retval: z.number().int() });
+export type StepFunction = z.infer<typeof StepFunction>;
+
 export const Step = z.object({
   nth: z.number().int().positive(),
   ret: z.number().int().max(0),
@@ -61,6 +66,8 @@ export const Step = z.object({
   trace: z.string().default(''),
   /** a program's sweep: the call armed and what the program did; null for harnesses */
   command: CommandStep.nullable().optional(),
+  /** function mode: the function failed in this step */
+  function: StepFunction.optional(),
 });
 export type Step = z.infer<typeof Step>;
 
@@ -118,6 +125,22 @@ export const SweepSetup = z.strictObject({
 });
 export type SweepSetup = z.infer<typeof SweepSetup>;
 
+/** Function mode's first pass: an unarmed run of the harness with a kprobe event on each
+ * function of fail_function's injectable list, filtered to the harness's thread. */
+export const FunctionTrace = z.strictObject({
+  /** the injectable functions the run reached, in order of first hit: the steps, in this order */
+  functions: z.array(z.strictObject({ name: z.string(), type: z.string() })),
+  /** how many functions the injectable list has */
+  injectable: z.number().int().nonnegative(),
+  /** syscall entry points left out (failing a syscall at its entry runs no error path) */
+  syscallsLeftOut: z.number().int().nonnegative(),
+  /** functions kprobes refused, each with the kernel's errno ("foo: EINVAL") */
+  refused: z.array(z.string()),
+  /** what the harness's traced run returned: 0, or -errno */
+  ret: z.number().int().max(0),
+});
+export type FunctionTrace = z.infer<typeof FunctionTrace>;
+
 export const SweepResult = z.object({
   harness: z.string(),
   /** a user's harness: the shared object and its argument */
@@ -126,8 +149,9 @@ export const SweepResult = z.object({
   syscall: z.string(),
   summary: z.string(),
   maxSteps: z.number().int().positive(),
-  /** systematic: fail-nth 1, 2, ...; random: maxSteps runs under make-it-fail + probability */
-  mode: z.enum(['systematic', 'random']).default('systematic'),
+  /** systematic: fail-nth 1, 2, ...; random: maxSteps runs under make-it-fail + probability;
+   * function: each function of the traced run failed once with fail_function */
+  mode: z.enum(['systematic', 'random', 'function']).default('systematic'),
   complete: z.boolean(),
   steps: z.array(Step),
   /** kmemleak's leaks tied to this sweep: nth null for the harness's setup or teardown */
@@ -139,6 +163,8 @@ export const SweepResult = z.object({
   /** whether SLUB's slab refills were kept out of the counted points (refill-filter.ts) */
   refillFilter: z.string().default(''),
   setup: SweepSetup.nullable().default(null),
+  /** function mode: what the traced run reached, and what it left out */
+  functionTrace: FunctionTrace.optional(),
 });
 export type SweepResult = z.infer<typeof SweepResult>;
 
@@ -244,6 +270,30 @@ export const Request = z.discriminatedUnion('type', [
     faults: FaultsConfig,
     kmemleakText: TextRange.nullable(),
     kmemleakTextWhy: z.string(),
+  }),
+  /** function mode, pass 1: which injectable functions one unarmed run of the harness reaches */
+  z.strictObject({
+    id,
+    type: z.literal('functionTrace'),
+    harness: z.string().min(1),
+    library: z.string().min(1).nullable(),
+    arg: z.string(),
+    /** trace syscall entry points too (left out by default) */
+    syscalls: z.boolean(),
+  }),
+  /** function mode, pass 2: step k fails functions[k-1] once (fail_function, make-it-fail on the
+   * harness thread), for k = first... except skip; each step comes as a step event */
+  z.strictObject({
+    id,
+    type: z.literal('functionSweep'),
+    harness: z.string().min(1),
+    library: z.string().min(1).nullable(),
+    arg: z.string(),
+    functions: z.array(z.strictObject({ name: z.string().regex(/^[\w.$]+$/), type: z.string() })).min(1),
+    first: z.number().int().min(1),
+    skip: z.array(z.number().int().positive()),
+    /** faults.fail_function.retval: what each function returns; null: the kernel's default for its type */
+    retval: z.number().int().nullable(),
   }),
   z.strictObject({ id, type: z.literal('stress'), harness: z.string().min(1), seconds: z.number().min(1).max(3600), faults: FaultsConfig }),
   /** snapshot: every fault attribute; capabilities: which exist; roundtrip: change all, restore, compare */
@@ -423,6 +473,8 @@ export const ResultOf = {
   command: CommandResult,
   commandTrace: CommandTrace,
   commandSweep: SweepDone,
+  functionTrace: FunctionTrace,
+  functionSweep: SweepDone,
   faults: z.strictObject({
     /** snapshot: attribute -> value; capabilities: the attribute files that exist (value "") */
     state: z.record(z.string(), z.string()),

@@ -74,7 +74,7 @@ export function problems(r: SweepResult): Problem[] {
   return out.sort((a, b) => (a.nth ?? 0) - (b.nth ?? 0));
 }
 
-function problemCounts(r: SweepResult): string {
+export function problemCounts(r: SweepResult): string {
   const p = problems(r);
   if (!p.length) return '';
   const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak'] as const;
@@ -92,7 +92,7 @@ export function summaryLine(r: SweepResult): string {
   return `${r.harness}: ${c.points + r.crashes.length + killed} failure points: ${c.failed} failed, ${c.tolerated} tolerated, ${c.absorbed} absorbed${crashed}${problemCounts(r)}; ${end}; ${Math.round(r.ms)} ms`;
 }
 
-function site(s: Step): string {
+export function site(s: Step): string {
   if (!s.fault) return s.injected ? '(no call site: neither logged nor traced)' : '';
   const tags = [s.fault.inKmemleak ? ' [kmemleak]' : '', s.fault.from === 'tracepoint' ? ' [nowarn]' : ''].join('');
   return [s.fault.callSite ?? '?', s.fault.caller].filter(Boolean).join(' <- ') + tags;
@@ -107,7 +107,7 @@ export function programCell(s: Step): string {
   return last ? `${end}: ${last.length > 70 ? `${last.slice(0, 67)}...` : last}` : end;
 }
 
-function outcome(p: Problem[]): string {
+export function outcome(p: Problem[]): string {
   return p.length ? p.map((x) => `${x.kind}: ${x.text}`).join('; ') : 'ok';
 }
 

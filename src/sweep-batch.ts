@@ -7,7 +7,7 @@ import { attributeLeaks } from './attribution.js';
 import { harnesses } from './addon.js';
 import { checkKernelSupports, ConfigError, parseConfig, type Config, type ConfigProblem, type UserConfig } from './config.js';
 import { boot, type BootOptions } from './guest/boot.js';
-import type { Guest, SweepCall, UserHarness } from './guest/guest.js';
+import type { Guest, SweepCall, SweepManyCall, UserHarness } from './guest/guest.js';
 import { compileHarness, parseHarnessSpec } from './harness/compile.js';
 import { ensureKernel, type Kernel } from './kernel/build.js';
 import { checkConfigPaths } from './kernel/check-paths.js';
@@ -130,32 +130,29 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
   if (leaks) await guest.kmemleakClear();
   const bootOf: number[] = [];
   let progress: ReturnType<NonNullable<BatchOptions['onSweep']>> | undefined;
+  const functionMode = config.sweep.mode === 'function';
+  const many = {
+    ...call,
+    onBegin: (i: number) => {
+      bootOf[i] = guest.restarts;
+      progress = onSweep?.(targets[i]!.name, functionMode ? null : estimatedSteps(guest.kernel, targets[i]!.name));
+    },
+    onStep: (_i: number, s: Step) => {
+      call.onStep?.(s);
+      progress?.step(s);
+    },
+    onEnd: (i: number, r: SweepResult) => {
+      progress?.end();
+      progress = undefined;
+      if (r.complete && r.mode !== 'function') rememberSteps(guest.kernel, targets[i]!.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
+      if (!leaks) onResult?.(r);
+    },
+  };
   // one request for them all (see Guest.sweepMany): the same sweeps as one by one
-  const results = await guest
-    .sweepMany(
-      targets.map((t) => t.user ?? t.name),
-      {
-        ...call,
-        onBegin: (i) => {
-          bootOf[i] = guest.restarts;
-          progress = onSweep?.(targets[i]!.name, estimatedSteps(guest.kernel, targets[i]!.name));
-        },
-        onStep: (_i, s) => {
-          call.onStep?.(s);
-          progress?.step(s);
-        },
-        onEnd: (i, r) => {
-          progress?.end();
-          progress = undefined;
-          if (r.complete) rememberSteps(guest.kernel, targets[i]!.name, Math.max(0, ...r.steps.map((s) => s.nth), ...r.crashes.map((c) => c.nth)));
-          if (!leaks) onResult?.(r);
-        },
-      },
-    )
-    .finally(() => progress?.end());
+  const results = await (functionMode ? sweepFunctionsEach(guest, targets, many) : guest.sweepMany(targets.map((t) => t.user ?? t.name), many)).finally(() => progress?.end());
   let kmemleak: Batch['kmemleak'] = null;
   if (leaks) {
-    const checked = await sweepAgainAfterCrashes(guest, targets, results, bootOf, call, log);
+    const checked = await sweepAgainAfterCrashes(guest, targets, results, bootOf, call, log, functionMode);
     log?.('kfault: kmemleak: scan, wait for the minimum object age, scan again');
     const k = await guest.kmemleakCheck();
     const a = attributeLeaks(checked.sweeps, k.leaks, config.kmemleak.suppress);
@@ -185,6 +182,19 @@ export async function sweepBatch({ guest, modules }: BatchGuest, config: Config,
   };
 }
 
+/** Function mode: each target's two passes (Guest.sweepFunctions), one target after another,
+ * with the hooks Guest.sweepMany calls. */
+async function sweepFunctionsEach(guest: Guest, targets: SweepTarget[], hooks: Pick<SweepManyCall, 'faults' | 'skip' | 'onBegin' | 'onStep' | 'onEnd'>): Promise<SweepResult[]> {
+  const out: SweepResult[] = [];
+  for (const [i, t] of targets.entries()) {
+    hooks.onBegin?.(i);
+    const r = await guest.sweepFunctions(t.user ?? t.name, { faults: hooks.faults, skip: hooks.skip, onStep: (s) => hooks.onStep?.(i, s) });
+    out.push(r);
+    hooks.onEnd?.(i, r);
+  }
+  return out;
+}
+
 const byNth = (c: Crash[]) => c.sort((a, b) => a.nth - b.nth);
 
 /**
@@ -194,7 +204,7 @@ const byNth = (c: Crash[]) => c.sort((a, b) => a.nth - b.nth);
  * too). sweeps: the sweep of each harness the leaks will come from; crashes: every crash of
  * every sweep of it; unchecked: harnesses still stale after MAX_LEAK_ROUNDS.
  */
-async function sweepAgainAfterCrashes(guest: Guest, targets: SweepTarget[], first: SweepResult[], bootOf: number[], call: SweepCall, log?: (line: string) => void) {
+async function sweepAgainAfterCrashes(guest: Guest, targets: SweepTarget[], first: SweepResult[], bootOf: number[], call: SweepCall, log?: (line: string) => void, functionMode = false) {
   const sweeps = [...first];
   const crashes: Crash[][] = first.map((r) => [...r.crashes]);
   const sweptIn = [...bootOf];
@@ -207,7 +217,8 @@ async function sweepAgainAfterCrashes(guest: Guest, targets: SweepTarget[], firs
       const t = targets[i]!;
       log?.(`kfault: ${t.name}: sweeping again for kmemleak (a crash rebooted the guest after it ran)`);
       sweptIn[i] = guest.restarts;
-      const again = await guest.sweep(t.user ?? t.name, { ...quiet, skip: [...(call.skip ?? []), ...crashes[i]!.map((c) => c.nth)] });
+      const skip = [...(call.skip ?? []), ...crashes[i]!.map((c) => c.nth)];
+      const again = functionMode ? await guest.sweepFunctions(t.user ?? t.name, { faults: call.faults, skip }) : await guest.sweep(t.user ?? t.name, { ...quiet, skip });
       crashes[i]!.push(...again.crashes);
       sweeps[i] = again;
     }

@@ -19,6 +19,7 @@ import { commandTable } from '../reports/command.js';
 import { ktap } from '../reports/ktap.js';
 import { mergeResults, MergeError } from '../reports/merge.js';
 import { colorize, randomTable, sweepTable, totalsLine } from '../report.js';
+import { functionTable } from '../reports/functions.js';
 import { compactNths, groupLines, groupProblems } from '../reports/groups.js';
 import { configFrom, parse, type Flags } from './args.js';
 import { InitError, writeStartingConfig } from './init.js';
@@ -82,9 +83,11 @@ options:
   --accel auto|kvm|tcg  default auto: KVM when it works, TCG otherwise
   --cpus N --memory MiB the guest's size
   --max-steps N         stop a sweep after N steps (default 1000)
-  --mode systematic|random|global
+  --mode systematic|random|global|function
                         fail-nth 1, 2, ... (default); random: --iterations runs with
-                        make-it-fail on the harness thread; global: every task, --seconds
+                        make-it-fail on the harness thread; global: every task, --seconds;
+                        function: each injectable function a traced run of the harness
+                        reaches, failed once with fail_function (--profile block)
   --probability P --interval N --times N
                         failslab and fail_page_alloc knobs (random, global, command)
   --kmemleak-filter on|off
@@ -190,7 +193,7 @@ async function sweep(config: Config, flags: Flags, names: string[]): Promise<num
       return { step: (s) => progress.update(`step ${s.nth}${about ? ` of about ${about}` : ''}`), end: () => progress.clear() };
     },
     onResult: (one) => {
-      if (!flags.json) console.log(color(one.mode === 'random' ? randomTable(one) : sweepTable(one)) + '\n');
+      if (!flags.json) console.log(color(one.mode === 'random' ? randomTable(one) : one.mode === 'function' ? functionTable(one) : sweepTable(one)) + '\n');
     },
   });
   if (flags.junit) writeFileSync(flags.junit, junit(r));
@@ -249,7 +252,7 @@ function report(flags: Flags, files: string[]): number {
   else if (format === 'ktap') process.stdout.write(ktap(saved));
   else if (format === 'json') console.log(JSON.stringify(saved, null, 2));
   else {
-    for (const r of saved.results) console.log(sweepTable(r) + '\n');
+    for (const r of saved.results) console.log((r.mode === 'function' ? functionTable(r) : sweepTable(r)) + '\n');
     console.log(batchFooter(saved, saved.results.reduce((ms, r) => ms + r.ms, 0)));
     console.log(`kernel ${saved.kernel} (${saved.accel})`);
   }

@@ -19,6 +19,7 @@ import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js
 import { resolveRange } from './kmemleak-filter.js';
 import { runSweeps } from './sweeps.js';
 import { setUpDisks } from './guest-disks.js';
+import { sweepFunctions, traceFunctions } from './function-sweep.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
@@ -100,14 +101,19 @@ async function handle(req: Request, send: (msg: AgentMessage) => void): Promise<
       const complete = await withFaultSettings(plan.settings, () => sweepCommand(req, WORK_DIR, (step) => send({ type: 'step', id: req.id, step })));
       return { complete, kmemleakFilter: plan.kmemleakFilter, refillFilter: plan.refillFilter };
     }
+    case 'functionTrace':
+      return traceFunctions(req, WORK_DIR);
+    case 'functionSweep':
+      return sweepFunctions(req, WORK_DIR, send);
     case 'shutdown':
       return null;
   }
 }
 
-/** failslab and fail_page_alloc always; fail_usercopy and fail_futex when the config names them. */
+/** failslab and fail_page_alloc always; fail_usercopy, fail_futex and fail_function when the
+ * config names them (random mode then gives fail_function task-filter too). */
 function injectorsInPlay(faults: Extract<Request, { type: 'sweep' | 'sweeps' }>['faults']): string[] {
-  return [...ALLOC_INJECTORS, ...OPT_IN_INJECTORS.filter((inj) => faults[inj] !== undefined)];
+  return [...ALLOC_INJECTORS, ...OPT_IN_INJECTORS.filter((inj) => faults[inj] !== undefined), ...(faults.fail_function ? ['fail_function'] : [])];
 }
 
 /** finit_module, with what the kernel logged about a refused module in the error message. */

@@ -13,6 +13,7 @@ import {
   type CommandResult,
   type CommandTrace,
   type Crash,
+  type FunctionTrace,
   type Harness,
   type KmemleakState,
   type Ready,
@@ -34,6 +35,7 @@ import { guestCmdline } from './boot.js';
 import { sweepSetup } from '../repro/setup.js';
 import { parseCallSpec, resolveProgram } from '../command/program.js';
 import { NO_RETURN } from './command-calls.js';
+import { NO_KMEMLEAK_FILTER } from './function-text.js';
 import { loadBinding } from '../native.js';
 
 export class GuestError extends Error {
@@ -83,6 +85,16 @@ export interface SweepCall extends SweepOptions {
   /** each step as soon as the guest reports it */
   onStep?: (step: Step) => void;
   /** steps not to run (known to crash the guest) */
+  skip?: number[];
+}
+
+export interface FunctionSweepCall {
+  /** faults.fail_function.retval is what every failed function returns (default: the config's) */
+  faults?: FaultsConfig;
+  /** trace syscall entry points too (left out by default: failing one runs no error path) */
+  syscalls?: boolean;
+  onStep?: (step: Step) => void;
+  /** steps (function numbers) not to run: known to crash the guest */
   skip?: number[];
 }
 
@@ -253,6 +265,34 @@ export class Guest implements AsyncDisposable {
     const t = this.targetOf(harness);
     const r = await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call(plan.request(t, first, skipped), this.p.config.machine.stepTimeoutMs, onEvent), onStep);
     return plan.result(t, r);
+  }
+
+  /**
+   * Function mode: one unarmed traced run lists the injectable functions the harness reaches
+   * (syscall entry points left out unless syscalls), then step k fails function k once with
+   * fail_function (src/guest/function-sweep.ts). Crashes and hangs are recovered from as in
+   * sweep(): a fresh guest, and the sweep goes on at the next function.
+   */
+  async sweepFunctions(harness: string | UserHarness, options: FunctionSweepCall = {}): Promise<SweepResult> {
+    const { onStep, skip = [], syscalls = false, faults = this.p.config.faults } = options;
+    const t = this.targetOf(harness);
+    const where = { harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '' };
+    const start = performance.now();
+    const traced = await this.traceFunctions(harness, { syscalls });
+    const plan = this.sweepPlan({ mode: 'systematic', faults, kmemleakFilter: false });
+    const retval = faults.fail_function?.retval ?? null;
+    const none = { complete: true, steps: [], crashes: [], ms: 0, kmemleakFilter: NO_KMEMLEAK_FILTER, refillFilter: '' };
+    const r = traced.functions.length
+      ? await this.sweepSteps(t.name, skip, (first, skipped, onEvent) => this.call({ type: 'functionSweep', ...where, functions: traced.functions, first, skip: skipped, retval }, this.p.config.machine.stepTimeoutMs, onEvent), onStep)
+      : none;
+    return { ...plan.result(t, { ...r, ms: performance.now() - start }), mode: 'function', maxSteps: Math.max(1, traced.functions.length), functionTrace: traced };
+  }
+
+  /** Function mode's first pass alone: the injectable functions one unarmed run of the harness
+   * reaches, in order of first hit (syscall entry points left out unless syscalls). */
+  traceFunctions(harness: string | UserHarness, o: { syscalls?: boolean } = {}): Promise<FunctionTrace> {
+    const t = this.targetOf(harness);
+    return this.call({ type: 'functionTrace', harness: t.name, library: t.user?.library ?? null, arg: t.user?.arg ?? '', syscalls: o.syscalls ?? false }, this.p.config.machine.stepTimeoutMs);
   }
 
   /**

@@ -9,6 +9,8 @@ const TYPES: Record<Request['type'], true> = {
   command: true,
   commandTrace: true,
   commandSweep: true,
+  functionTrace: true,
+  functionSweep: true,
   sweep: true,
   sweeps: true,
   stress: true,

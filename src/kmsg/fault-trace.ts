@@ -32,6 +32,10 @@ const MACHINERY = new RegExp(
 /** The tracing machinery between a tracepoint and its stacktrace trigger. */
 const TRACING = /^(trace_\w+|__trace_\w+|__traceiter_\w+|trace_event_\w+|event_triggers_call\w*|stacktrace_trigger\w*|__ftrace_trace_stack|ftrace_\w+|perf_trace_\w+|trace_buffer_unlock_commit\w*)$/;
 
+/** fail_function's kprobe between the failed function and fault injection: an int3 kprobe's
+ * exception entry, or a kprobe on ftrace (whose ftrace_* frames TRACING covers). */
+const KPROBE = /^(fei_kprobe_handler|aggr_pre_handler|kprobe_\w+|do_int3|exc_int3|asm_exc_int3)$/;
+
 /** kmemleak's functions that allocate its metadata (6.12), and its API prefix. */
 const KMEMLEAK = /^(kmemleak_\w+|__create_object|create_object\w*|__alloc_object|__link_object|mem_pool_alloc|add_scan_area)$/;
 
@@ -51,7 +55,7 @@ export function isAllocatorFrame(name: string): boolean {
 }
 
 function site(injector: string, names: string[], frames: string[], from: FaultSite['from']): FaultSite {
-  const i = names.findIndex((n) => !MACHINERY.test(n) && !TRACING.test(n));
+  const i = names.findIndex((n) => !MACHINERY.test(n) && !TRACING.test(n) && !KPROBE.test(n));
   return {
     injector,
     callSite: i >= 0 ? frames[i]! : null,
@@ -63,6 +67,9 @@ function site(injector: string, names: string[], frames: string[], from: FaultSi
 }
 
 const FRAME = /^\s*(\? )?([\w.$]+?)((?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*)\+(0x[0-9a-f]+)\/0x[0-9a-f]+/;
+/** An exception's kernel-mode RIP in a dump (an int3 kprobe of fail_function's): the function
+ * it stopped at, the failed one, whose own frame the unwinder can only mark unreliable. */
+const KERNEL_RIP = /^\s*RIP: 0010:([\w.$]+?)((?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*)\+(0x[0-9a-f]+)\/0x[0-9a-f]+/;
 
 /** Every injected fault in a step's kernel log, in order (usually one). */
 export function parseFaultSites(kmsg: string): FaultSite[] {
@@ -77,6 +84,12 @@ export function parseFaultSites(kmsg: string): FaultSite[] {
     for (; j < lines.length && !lines[j]!.startsWith('FAULT_INJECTION:'); j++) {
       const line = lines[j]!;
       if (/^\s*<\/TASK>|^\s*<\/IRQ>/.test(line) && names.length) break;
+      const rip = KERNEL_RIP.exec(line);
+      if (rip) {
+        names.push(rip[1]!);
+        frames.push(`${rip[1]}${rip[2]}+${rip[3]}`);
+        continue;
+      }
       const m = FRAME.exec(line);
       if (!m || m[1]) continue; // '? ' marks an unreliable frame: stale data on the stack
       names.push(m[2]!);

@@ -38,6 +38,7 @@ export function reproFileName(id: number, harness: string, nth: number, kind: st
 
 /** Why no reproducer can be written for a problem, or null when one can. */
 export function notReproducible(r: Pick<SweepResult, 'mode'> & Partial<Pick<SweepResult, 'steps'>>, p: Pick<Problem, 'nth' | 'kind'>): string | null {
+  if (r.mode === 'function') return 'function mode: kfault repro does not write fail_function reproducers yet; sweep the harness again with --mode function';
   if (r.mode !== 'systematic') return 'random mode: no nth to arm';
   if (r.steps?.some((s) => s.command)) return 'a program swept under ptrace: run kfault command --sweep again (kfault repro writes reproducers of harnesses)';
   if (p.nth === null) return "made in the harness's setup or teardown, outside any armed step";

@@ -11,8 +11,17 @@ describe('fail_function', () => {
     expect(problems).toEqual([]);
     // clear the list, then one write per function; each retval file after inject made it
     expect(attrWrites('fail_function/inject', settings['fail_function/inject']!)).toEqual(['\n', 'open_ctree', 'btrfs_alloc_tree_block']);
-    expect(settings['fail_function/open_ctree/retval']).toBe('-12');
-    expect(settings['fail_function/btrfs_alloc_tree_block/retval']).toBe('-12');
+    // the retval file parses an unsigned number (kstrtoull refuses "-12"): 2^64 - 12
+    expect(settings['fail_function/open_ctree/retval']).toBe('0xfffffffffffffff4');
+    expect(settings['fail_function/btrfs_alloc_tree_block/retval']).toBe('0xfffffffffffffff4');
+    const keys = Object.keys(settings);
+    expect(keys.indexOf('fail_function/inject')).toBeLessThan(keys.indexOf('fail_function/open_ctree/retval'));
+  });
+
+  it('writes the retval files after inject whatever order the config gives them in', () => {
+    const { settings } = knobSettings({ fail_function: { retval: -5, inject: ['should_failslab'] } }, noRanges);
+    expect(Object.keys(settings)).toEqual(['fail_function/inject', 'fail_function/should_failslab/retval']);
+    expect(settings['fail_function/should_failslab/retval']).toBe('0xfffffffffffffffb');
   });
 
   it('writes one function as one write, and other attributes as they are', () => {

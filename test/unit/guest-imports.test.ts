@@ -54,7 +54,7 @@ describe('parseRequest (the agent reads a request without zod)', () => {
     ['{"type":"harnesses"}', 'request from host: id: expected a whole number >= 0, got none'],
     ['{"id":-1,"type":"harnesses"}', 'request from host: id: expected a whole number >= 0, got -1'],
     ['{"id":2.5,"type":"harnesses"}', 'request from host: id: expected a whole number >= 0, got 2.5'],
-    ['{"id":3,"type":"reboot"}', 'request from host: type: expected one of command, commandTrace, commandSweep, sweep, sweeps, stress, faults, kmemleak, modules, harnesses, bench, shell, shutdown, got "reboot"'],
+    ['{"id":3,"type":"reboot"}', 'request from host: type: expected one of command, commandTrace, commandSweep, functionTrace, functionSweep, sweep, sweeps, stress, faults, kmemleak, modules, harnesses, bench, shell, shutdown, got "reboot"'],
     ['{"id":3,"type":"toString"}', 'got "toString"'],
   ])('refuses %s, naming what is wrong', (line, message) => {
     expect(() => parseRequest(line)).toThrow(message);
