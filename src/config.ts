@@ -6,6 +6,19 @@ import { globalModeProblems } from './global-mode.js';
 
 export { globalModeProblems };
 
+export const KERNEL_PROFILES = ['block'] as const;
+export type KernelProfile = (typeof KERNEL_PROFILES)[number];
+export const DISK_FILESYSTEMS = ['ext4', 'ext3', 'ext2'] as const;
+/** A scratch disk: size in bytes, and the filesystem made on it (null: a raw disk). */
+export interface Disk {
+  size: number;
+  fs: (typeof DISK_FILESYSTEMS)[number] | null;
+}
+const DISK_MIN = 1 << 20;
+const DISK_MAX = 64 * (1 << 30);
+/** ext4 with a journal needs a few MiB; mke2fs refuses smaller with a message about blocks */
+const FS_MIN = 4 << 20;
+
 export const defaults = {
   kernel: {
     /** Debian's linux-source package, unpacked and built with kernel/kfault.config */
@@ -16,6 +29,10 @@ export const defaults = {
     patches: undefined as string | undefined,
     /** add kernel/kasan.config (generic KASAN): use-after-free on error paths is reported */
     kasan: false,
+    /** extra kernel profiles, each a fragment of its own in kernel/ and a kernel of its own in
+     * the cache: block (kernel/block.config: block layer, virtio-blk, ext4, fail_make_request,
+     * fail_function, kprobe events) */
+    profiles: [] as KernelProfile[],
   },
   machine: {
     accel: 'auto' as 'auto' | 'kvm' | 'tcg',
@@ -27,6 +44,9 @@ export const defaults = {
     stepTimeoutMs: 60_000,
     kvmProbeMs: 15_000,
     cmdline: [] as string[],
+    /** scratch disks, each a sparse file kfault makes for the guest (virtio-blk, serial
+     * kfault<i>) and removes; with an fs, made by mke2fs and mounted at /mnt/kfault<i> */
+    disks: [] as Disk[],
   },
   sweep: {
     /** systematic: fail-nth 1, 2, 3...; random: make-it-fail on the harness thread with the
@@ -60,7 +80,46 @@ const Kernel = z.strictObject({
   fragments: z.array(z.string().min(1)).default(defaults.kernel.fragments),
   patches: z.string().min(1).optional(),
   kasan: z.boolean().default(defaults.kernel.kasan),
+  profiles: z.array(z.enum(KERNEL_PROFILES)).default(defaults.kernel.profiles),
 });
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
+
+/** "64M", "1G", "512K" (binary units) or a number of bytes. */
+export function parseDiskSize(text: string): number | null {
+  const m = /^(\d+)([KMG]?)(?:i?B)?$/i.exec(text.trim());
+  return m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : null;
+}
+
+/** "SIZE[:FS]" as --disk takes it, or the object form; anything else is left for zod to name. */
+function diskSpec(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const [size, fs, ...rest] = v.split(':');
+  if (rest.length) return { spec: v, size: DISK_MIN }; // only spec's error is said
+  return { size, fs: fs === undefined || fs === '' || fs === 'raw' ? null : fs };
+}
+
+const DiskSchema = z.preprocess(
+  diskSpec,
+  z.strictObject({
+    spec: z.never({ error: 'expected SIZE or SIZE:FS, e.g. 64M:ext4' }).optional(),
+    size: z.string().transform((v, ctx) => {
+      const n = parseDiskSize(v);
+      if (n === null || !Number.isInteger(n)) {
+        ctx.addIssue({ code: 'custom', message: 'expected a size like 64M, 1G or 512K (binary units)' });
+        return z.NEVER;
+      }
+      if (n < DISK_MIN || n > DISK_MAX || n % 512) {
+        ctx.addIssue({ code: 'custom', message: `expected a size from 1M to 64G, a multiple of 512 bytes (${n} bytes)` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+    fs: z.enum(DISK_FILESYSTEMS, { error: (i) => `expected a filesystem kfault can make and check: ${DISK_FILESYSTEMS.join(', ')} (or none, for a raw disk)` }).nullable().default(null),
+  }).superRefine((d, ctx) => {
+    if (d.fs && d.size < FS_MIN) ctx.addIssue({ code: 'custom', path: ['size'], message: `${d.fs} needs a disk of 4M at least; got ${d.size} bytes` });
+  }),
+);
 
 const Machine = z.strictObject({
   accel: z.enum(['auto', 'kvm', 'tcg']).default(defaults.machine.accel),
@@ -71,6 +130,7 @@ const Machine = z.strictObject({
   stepTimeoutMs: z.number().int().min(1000).default(defaults.machine.stepTimeoutMs),
   kvmProbeMs: z.number().int().min(1000).default(defaults.machine.kvmProbeMs),
   cmdline: z.array(z.string().regex(/^\S+$/, 'expected one kernel parameter without spaces')).default(defaults.machine.cmdline),
+  disks: z.array(DiskSchema).max(8, 'expected 8 scratch disks at most').default(defaults.machine.disks),
 });
 
 const Sweep = z.strictObject({
@@ -137,6 +197,7 @@ export function checkImageExtras(c: Config): ConfigProblem[] {
   if (c.kernel.fragments.length) out.push({ path: 'kernel.fragments', message: 'cannot apply config fragments to a prebuilt kernel.image' });
   if (c.kernel.patches) out.push({ path: 'kernel.patches', message: 'cannot apply patches to a prebuilt kernel.image' });
   if (c.kernel.kasan) out.push({ path: 'kernel.kasan', message: 'cannot add KASAN to a prebuilt kernel.image; build it with CONFIG_KASAN instead' });
+  if (c.kernel.profiles.length) out.push({ path: 'kernel.profiles', message: `cannot add the ${c.kernel.profiles.join(', ')} profile to a prebuilt kernel.image; build it with the options of kernel/${c.kernel.profiles[0]}.config instead` });
   return out;
 }
 
@@ -159,11 +220,17 @@ export function checkFailFunction(c: Config): ConfigProblem[] {
   return [];
 }
 
+/** fail_make_request fails I/O to disks with make-it-fail set: kfault sets it on the scratch disks. */
+export function checkMakeRequest(c: Config): ConfigProblem[] {
+  if (!c.faults.fail_make_request || c.machine.disks.length) return [];
+  return [{ path: 'faults.fail_make_request', message: 'fails I/O to the scratch disks only, and there is none: give one with --disk SIZE[:FS] (machine.disks), e.g. --disk 64M:ext4' }];
+}
+
 export function checkGlobalMode(c: Config): ConfigProblem[] {
   return c.sweep.mode === 'global' ? globalModeProblems(c.faults) : [];
 }
 
-const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction, checkGlobalMode];
+const crossChecks = [checkKernelChoice, checkImageExtras, checkModeKnobs, checkFailFunction, checkMakeRequest, checkGlobalMode];
 
 export class ConfigError extends Error {
   readonly exitCode = 2;

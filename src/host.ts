@@ -27,6 +27,7 @@ export function requirements(kernelSource = 'linux-source-6.12'): Requirement[] 
     { what: 'OpenSSL headers', pkg: 'libssl-dev', present: () => existsSync('/usr/include/openssl/ssl.h') },
     { what: 'xz', pkg: 'xz-utils', present: onPath('xz') },
     { what: 'patch', pkg: 'patch', present: onPath('patch') },
+    { what: 'mke2fs and e2fsck (scratch disks: --disk SIZE:ext4, and fsck as a verdict)', pkg: 'e2fsprogs', present: () => existsSync('/usr/sbin/mke2fs') && existsSync('/usr/sbin/e2fsck') },
     { what: 'setpriv (kills QEMU with its parent)', pkg: 'util-linux', present: onPath('setpriv') },
     { what: `kernel source (${kernelSource})`, pkg: kernelSource, present: debInstalled(kernelSource) },
     { what: 'ccache (faster rebuilds)', pkg: 'ccache', present: onPath('ccache'), optional: true },

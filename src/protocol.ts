@@ -323,6 +323,18 @@ export const AgentError = z.object({
 });
 export type AgentError = z.infer<typeof AgentError>;
 
+export const GuestDisk = z.strictObject({
+  index: z.number().int().nonnegative(),
+  /** e.g. /dev/vda; null when the guest has no disk with serial kfault<index> */
+  device: z.string().nullable(),
+  fs: z.string().nullable(),
+  /** where it is mounted (/mnt/kfault<index>); null for a raw disk */
+  mount: z.string().nullable(),
+  /** why the guest could not find or mount it; null when it could */
+  error: z.string().nullable(),
+});
+export type GuestDisk = z.infer<typeof GuestDisk>;
+
 export const Ready = z.strictObject({
   type: z.literal('ready'),
   kernel: z.string(),
@@ -333,6 +345,8 @@ export const Ready = z.strictObject({
   siteTraceWhy: z.string().nullable().default(null),
   /** why this guest's kmemleak check can miss leaks (src/guest/mem-init.ts); null: it is not known to */
   leakCheckWhy: z.string().nullable().default(null),
+  /** the scratch disks (machine.disks) as the guest found and mounted them */
+  disks: z.array(GuestDisk).default([]),
 });
 export type Ready = z.infer<typeof Ready>;
 

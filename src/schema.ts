@@ -14,8 +14,8 @@ type Json = { [k: string]: unknown; properties?: Record<string, Json>; descripti
 
 const SECTIONS: Record<string, string> = {
   $schema: `the JSON Schema of this file, for editors ("${SCHEMA_REF}"); kfault ignores it`,
-  kernel: `which kernel to boot: Debian's ${defaults.kernel.source} source (default), your own tree, or a prebuilt image; extra Kconfig fragments, a patch series, KASAN`,
-  machine: 'the QEMU guest: accelerator, CPUs, memory, timeouts, extra kernel command-line parameters',
+  kernel: `which kernel to boot: Debian's ${defaults.kernel.source} source (default), your own tree, or a prebuilt image; extra Kconfig fragments, a patch series, KASAN, profiles (block)`,
+  machine: 'the QEMU guest: accelerator, CPUs, memory, timeouts, extra kernel command-line parameters, scratch disks',
   sweep: 'how harnesses are swept: systematic (fail-nth 1, 2, 3...), random or global mode',
   modules: 'out-of-tree kernel modules the guest loads before sweeping: a kbuild directory or a .ko, or { path, params }',
   kmemleak: 'the kmemleak check after a batch of sweeps, and functions whose leaks are known',
@@ -30,6 +30,8 @@ export function configJsonSchema(): Record<string, unknown> {
   const props = s.properties!;
   // modules: z.preprocess turns a bare string into { path }; toJSONSchema sees only the object.
   props.modules!.items = { anyOf: [{ type: 'string', minLength: 1, description: 'a kbuild directory or a .ko' }, props.modules!.items] };
+  const machine = props.machine!.properties!;
+  machine.disks!.items = { anyOf: [{ type: 'string', pattern: '^\\d+[KMGkmg]?(:(ext4|ext3|ext2|raw)?)?$', description: 'SIZE[:FS], e.g. 64M:ext4' }, machine.disks!.items] };
   for (const [key, description] of Object.entries(SECTIONS)) props[key]!.description = description;
   const faults = props.faults!.properties!;
   for (const inj of INJECTOR_NAMES) {

@@ -19,6 +19,7 @@ import { resultsProblems } from './repro/problems.js';
 import { kfaultVersion } from './repro/version.js';
 import { RESULTS_SCHEMA, type ResultsFile } from './results-file.js';
 import { estimatedSteps, rememberSteps } from './step-estimates.js';
+import { catalogueFor, withHarnessNeeds } from './harness/needs.js';
 
 /** What a batch of sweeps found: the results file `kfault sweep --json` writes. */
 export type Batch = ResultsFile;
@@ -108,11 +109,14 @@ export async function bootGuest(config: Config, hooks: BootHooks = {}): Promise<
 /** Checks the config and the harnesses, boots, sweeps them (none named: the whole catalogue),
  * checks kmemleak, and shuts the guest down. */
 export async function runBatch(input: UserConfig | Config, names: string[] = [], options: BatchOptions = {}): Promise<Batch> {
-  const config = checkedConfig(input);
+  const config = withHarnessNeeds(checkedConfig(input), names);
   const targets = resolveTargets(names);
   const booted = await bootGuest(config, options);
   try {
-    return await sweepBatch(booted, config, targets.length ? targets : booted.guest.catalogue.map((h) => ({ name: h.name })), options);
+    if (targets.length) return await sweepBatch(booted, config, targets, options);
+    const whole = catalogueFor(booted.guest.catalogue.map((h) => h.name), booted.guest.disks);
+    if (whole.left.length) options.log?.(`kfault: not swept: ${whole.left.join(', ')} (they need an ext4 on disk 0: name them, or give --profile block --disk 64M:ext4)`);
+    return await sweepBatch(booted, config, whole.names.map((name) => ({ name })), options);
   } finally {
     await booted.guest.close();
   }

@@ -11,6 +11,8 @@ export const options = {
   fragment: { type: 'string', multiple: true },
   patches: { type: 'string' },
   kasan: { type: 'boolean' },
+  profile: { type: 'string', multiple: true },
+  disk: { type: 'string', multiple: true },
   accel: { type: 'string' },
   cpus: { type: 'string' },
   memory: { type: 'string' },
@@ -75,6 +77,11 @@ function knobFlags(faults: Record<string, Record<string, unknown>> | undefined, 
   return { ...faults, failslab: { ...faults?.failslab, ...knobs }, fail_page_alloc: { ...faults?.fail_page_alloc, ...knobs } };
 }
 
+/** A repeatable flag adds to the file's list. */
+function listFlag(fileSection: Record<string, unknown>, key: string, values: string[] | undefined): Record<string, unknown> {
+  return values ? { [key]: [...((fileSection[key] as unknown[] | undefined) ?? []), ...values] } : {};
+}
+
 /** The config file (if any) with flags on top, validated as the library validates it. */
 export async function configFrom(flags: Flags, dir = process.cwd()): Promise<Config> {
   const file = await readConfigFile(flags.config, dir);
@@ -82,8 +89,8 @@ export async function configFrom(flags: Flags, dir = process.cwd()): Promise<Con
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   return checkedConfig({
     ...file,
-    kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }) },
-    machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }) },
+    kernel: { ...section('kernel'), ...defined({ image: flags.image, tree: flags.tree, fragments: flags.fragment, patches: flags.patches, kasan: flags.kasan }), ...listFlag(section('kernel'), 'profiles', flags.profile) },
+    machine: { ...section('machine'), ...defined({ accel: flags.accel, cpus: int('cpus', flags.cpus), memoryMiB: int('memory', flags.memory) }), ...listFlag(section('machine'), 'disks', flags.disk) },
     sweep: {
       ...section('sweep'),
       ...defined({ mode: flags.mode, iterations: int('iterations', flags.iterations), seconds: int('seconds', flags.seconds), maxSteps: int('max-steps', flags['max-steps']), kmemleakFilter: onOff('kmemleak-filter', flags['kmemleak-filter']) }),

@@ -72,6 +72,13 @@ options:
   --fragment FILE       an extra Kconfig fragment (repeatable)
   --patches DIR         a patch series (DIR/series) applied to the Debian source
   --kasan               a KASAN kernel (kernel/kasan.config; its own cache entry)
+  --profile block       the block kernel (kernel/block.config: block layer, virtio-blk, ext4,
+                        fail_make_request, fail_function; its own cache entry)
+  --disk SIZE[:FS]      a scratch disk for the guest (repeatable), e.g. 64M:ext4: a sparse file
+                        kfault makes and removes, virtio-blk; with FS (ext4, ext3, ext2) made by
+                        mke2fs and mounted at /mnt/kfault<i>; harnesses see KFAULT_DISK<i>,
+                        KFAULT_MNT<i>. The ext4-* harnesses get 64M:ext4 and --profile block
+                        when they are named and nothing else is given
   --accel auto|kvm|tcg  default auto: KVM when it works, TCG otherwise
   --cpus N --memory MiB the guest's size
   --max-steps N         stop a sweep after N steps (default 1000)

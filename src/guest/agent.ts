@@ -18,6 +18,7 @@ import { kmemleakCommand, kmemleakEnabled, openKmsg } from './kmsg.js';
 import { ensureFaultTracing, suspendFaultTracing } from './fault-trace-events.js';
 import { resolveRange } from './kmemleak-filter.js';
 import { runSweeps } from './sweeps.js';
+import { setUpDisks } from './guest-disks.js';
 
 export const PORT_NAME = 'kfault.agent';
 const WORK_DIR = '/run/kfault/work';
@@ -168,11 +169,12 @@ async function main(): Promise<void> {
   const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   const harnesses = addon.harnesses(); // the first call loads the addon
   bootMarks.addonLoadedMs = monotonicMs();
+  const disks = setUpDisks(); // before kmemleak starts: the mounts' own allocations are no step's
   kmemleakCommand('start');
   const tracing = ensureFaultTracing();
   // The reader of requests before the ready message: ready means the agent reads requests now.
   const requests = requestLines(createReadStream('', { fd, autoClose: false }), MAX_MESSAGE_BYTES);
-  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy() });
+  send({ type: 'ready', kernel: release(), node: process.version, uptimeMs: uptime * 1000, harnesses, siteTraceWhy: tracing.ok ? null : tracing.why, leakCheckWhy: leakCheckWhy(), disks });
   bootMarks.readyMs = monotonicMs();
 
   // Requests are served one at a time, in order: a sweep owns the fault state while it runs.

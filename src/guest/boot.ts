@@ -13,6 +13,7 @@ import { TerminalPort } from './terminal-port.js';
 import { ConsoleLog } from './console.js';
 import { Guest, type Machine } from './guest.js';
 import { qemuArgs, shellQuote, type Accel } from './qemu.js';
+import { disksParam, makeDisks } from './disks.js';
 
 export const QEMU = 'qemu-system-x86_64';
 
@@ -144,6 +145,16 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   void channel.whenConnected().then(() => removeSocketDir(sockDir));
   const shellSocket = o.shellConsole ? join(sockDir, `shell-${machines}.sock`) : undefined;
   const terminal = shellSocket ? await TerminalPort.listen(shellSocket) : undefined;
+  // fresh disks for every guest, a guest booted again after a crash too
+  let disks: ReturnType<typeof makeDisks>;
+  try {
+    disks = makeDisks(config.machine.disks);
+  } catch (e) {
+    channel.close();
+    removeSocketDir(sockDir);
+    terminal?.close();
+    throw e;
+  }
   const args = qemuArgs({
     qemu: QEMU,
     accel,
@@ -152,8 +163,9 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     kernelImage: resolve(o.kernel.image),
     init: join(packageRoot, 'src/guest/init.sh'),
     agentSocket: socketPath,
-    cmdline: guestCmdline(config),
+    cmdline: [...disksParam(config.machine.disks), ...guestCmdline(config)],
     shellSocket,
+    disks: disks?.paths,
   });
   o.onQemuCommand?.(shellQuote([QEMU, ...args]));
   const [cmd, argv] = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', QEMU, ...args]] : [QEMU, args];
@@ -183,6 +195,7 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
     channel.close();
     removeSocketDir(sockDir);
     terminal?.close();
+    disks?.remove();
     const e = new BootError(`${accel}: ${reason}`, log.lastLines());
     e.kvmFault = accel === 'kvm' && failureWasKvms(reason, log.since(since).join('\n'), bannerSeen);
     throw e;
@@ -199,6 +212,9 @@ async function startOnce(config: Config, o: BootOptions & { kernel: Kernel }, ac
   }
   const ready = await Promise.race([channel.whenReady(), exited, timeout(config.machine.bootTimeoutMs, 'the guest agent did not report ready')]);
   if (typeof ready === 'string') fail(ready);
+  disks?.remove(); // QEMU has them open: they go with it
+  const diskProblems = (ready as Ready).disks.filter((d) => d.error).map((d) => `machine.disks.${d.index}: ${d.error}`);
+  if (diskProblems.length) fail(`the guest could not use its disks:\n${diskProblems.join('\n')}`);
   return { child, channel, ready: ready as Ready, terminal };
 }
 

@@ -23,9 +23,10 @@ export const FAIL_NTH_SETTINGS: Record<string, string> = {
   '/proc/sys/kernel/printk': '5 7 1 7',
 };
 
-/** The injectors kfault drives by default; fail_usercopy and fail_futex join when the config names them. */
+/** The injectors kfault drives by default; fail_usercopy, fail_futex and fail_make_request join
+ * when the config names them (fail_make_request: on the scratch disks, see guest-disks.ts). */
 export const ALLOC_INJECTORS = ['failslab', 'fail_page_alloc'] as const;
-export const OPT_IN_INJECTORS = ['fail_usercopy', 'fail_futex'] as const;
+export const OPT_IN_INJECTORS = ['fail_usercopy', 'fail_futex', 'fail_make_request'] as const;
 
 /** Global mode, per injector: every call may fail, in any task or interrupt. probability stays 0
  * here: the native loop turns it on through files it opened first. */

@@ -24,6 +24,7 @@ import {
   type SweepDoneEvent,
   type ShellResult,
   type SweepResult,
+  type GuestDisk,
 } from '../protocol.js';
 import type { AgentChannel } from './channel.js';
 import type { TerminalPort } from './terminal-port.js';
@@ -189,6 +190,12 @@ export class Guest implements AsyncDisposable {
     this.consoleLog = p.log.path;
     this.notes = p.notes;
     this.watch();
+  }
+
+  /** the scratch disks as the guest has them (devices, mount points); a guest booted again after
+   * a crash has fresh ones at the same places */
+  get disks(): GuestDisk[] {
+    return this.machine.ready.disks;
   }
 
   /** QEMU's pid */

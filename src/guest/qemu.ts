@@ -14,6 +14,8 @@ export interface QemuOptions {
   cmdline: string[];
   /** kfault shell: a unix socket the host listens on, for a virtio console (the guest's hvc0) */
   shellSocket?: string;
+  /** scratch disks (raw image files): virtio-blk, serial kfault<i> */
+  disks?: string[];
 }
 
 /** A kernel parameter's value: in double quotes when it holds blanks (the kernel's parser strips
@@ -71,6 +73,9 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${qemuOptValue(o.agentSocket)}`,
     '-device', 'virtserialport,chardev=agent,name=kfault.agent',
+    // cache=unsafe: a scratch disk's data need not survive the host; discard ignored, so the
+    // guest's discards do not punch holes the next boot's sparse file would not have
+    ...(o.disks ?? []).flatMap((path, i) => ['-drive', `file=${qemuOptValue(path)},format=raw,if=none,id=kfault${i},cache=unsafe,discard=ignore`, '-device', `virtio-blk-pci,drive=kfault${i},serial=kfault${i}`]),
     ...(o.shellSocket ? ['-chardev', `socket,id=shell,path=${qemuOptValue(o.shellSocket)}`, '-device', 'virtconsole,chardev=shell,name=kfault.shell'] : []),
   ];
 }

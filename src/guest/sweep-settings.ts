@@ -7,6 +7,7 @@ import type { KmemleakFilter, TextRange } from '../protocol.js';
 import { FAIL_NTH_SETTINGS, hasAttr, optInSettings } from './faults.js';
 import { kallsymsAddress, planKmemleakFilter, probeGuest, resolveRange } from './kmemleak-filter.js';
 import { planRefillFilter } from './refill-filter.js';
+import { diskFailSettings } from './guest-disks.js';
 
 export interface SweepSettings {
   settings: Record<string, string>;
@@ -27,5 +28,6 @@ export function sweepSettings(req: { faults: FaultsConfig; kmemleakText: TextRan
   if (refills.applied && plan.filter.applied) plan.filter.note = plan.filter.note.replace('for failslab and fail_page_alloc', 'for failslab (and its pages through slab refills, which fail_page_alloc rejects)');
   const named = (inj: string) => req.faults[inj as keyof typeof req.faults] !== undefined;
   const mode = base ?? { ...FAIL_NTH_SETTINGS, ...optInSettings(named, hasAttr) };
-  return { settings: { ...mode, ...plan.settings, ...refills.settings, ...user.settings }, kmemleakFilter: plan.filter, refillFilter: refills.note };
+  const disks = named('fail_make_request') ? diskFailSettings() : {};
+  return { settings: { ...mode, ...plan.settings, ...refills.settings, ...disks, ...user.settings }, kmemleakFilter: plan.filter, refillFilter: refills.note };
 }

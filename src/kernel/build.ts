@@ -82,8 +82,13 @@ function prebuilt(path: string): Kernel {
   return { image: resolve(path), origin: 'prebuilt', kmemleakText: { range: null, why: 'a prebuilt image has no build dir to read kmemleak.o from' } };
 }
 
+/** kernel.profiles' fragments: kernel/<profile>.config */
+export const profileFragment = (profile: string) => join(packageRoot, `kernel/${profile}.config`);
+
 export function fragmentsOf(config: Config): Array<{ path: string; text: string }> {
-  return [DEFAULT_FRAGMENT, ...(config.kernel.kasan ? [KASAN_FRAGMENT] : []), ...config.kernel.fragments.map((f) => resolve(f))].map((path) => {
+  const paths = [DEFAULT_FRAGMENT, ...(config.kernel.kasan ? [KASAN_FRAGMENT] : []), ...config.kernel.profiles.map(profileFragment), ...config.kernel.fragments.map((f) => resolve(f))];
+  // a profile's fragment also named with --fragment is merged once (and the cache key is the same)
+  return [...new Set(paths)].map((path) => {
     if (!existsSync(path)) throw new Error(`kernel.fragments: ${path} does not exist`);
     return { path, text: readFileSync(path, 'utf8') };
   });

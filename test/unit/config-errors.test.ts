@@ -47,6 +47,13 @@ describe('bad configs: the exact text, exit 2, nothing boots', () => {
     ['an image that is not a kernel', { kernel: { image: bin } }, [`kernel.image: ${bin} is neither a bzImage nor an ELF vmlinux`]],
     ['a module that does not exist', { modules: ['/nonexistent/mod'] }, ['modules.0.path: /nonexistent/mod does not exist; expected a kbuild directory or a .ko']],
     ['a tree and an image', { kernel: { tree: '/usr', image: bin } }, ['kernel.image: give either kernel.tree or kernel.image, not both']],
+    ['a disk size that is no size', { machine: { disks: ['64Q:ext4'] } }, ['machine.disks.0.size: expected a size like 64M, 1G or 512K (binary units); got "64Q"']],
+    ['a disk too small for its filesystem', { machine: { disks: ['2M:ext4'] } }, ['machine.disks.0.size: ext4 needs a disk of 4M at least; got 2097152 bytes']],
+    ['a disk bigger than kfault makes', { machine: { disks: [{ size: '65G' }] } }, ['machine.disks.0.size: expected a size from 1M to 64G, a multiple of 512 bytes (69793218560 bytes); got "65G"']],
+    ['a filesystem kfault cannot make', { machine: { disks: ['64M:xfs'] } }, ['machine.disks.0.fs: expected a filesystem kfault can make and check: ext4, ext3, ext2 (or none, for a raw disk); got "xfs"']],
+    ['a disk spec with two colons', { machine: { disks: ['64M:ext4:x'] } }, ['machine.disks.0.spec: expected SIZE or SIZE:FS, e.g. 64M:ext4; got "64M:ext4:x"']],
+    ['an unknown kernel profile', { kernel: { profiles: ['blk'] } }, ['kernel.profiles.0: Invalid input: expected "block"; got "blk"']],
+    ['fail_make_request with no disk', { sweep: { mode: 'random' }, faults: { fail_make_request: { probability: 100 } } }, ['faults.fail_make_request: fails I/O to the scratch disks only, and there is none: give one with --disk SIZE[:FS] (machine.disks), e.g. --disk 64M:ext4']],
     [
       'every problem at once, one per line',
       { machine: { cpus: 0, accel: 'xen' }, sweep: { mode: 'random', iterations: 0 }, faults: { failslab: { probability: -1, verbose: 3 } } },

@@ -41,7 +41,7 @@ describe('config', () => {
   });
 
   it('prints a misspelled key', () => {
-    expect(printed({ machine: { memmory: 512 } })).toBe('invalid kfault configuration:\n  machine: unknown key "memmory"; expected one of accel, cpus, memoryMiB, bootTimeoutMs, requestTimeoutMs, stepTimeoutMs, kvmProbeMs, cmdline');
+    expect(printed({ machine: { memmory: 512 } })).toBe('invalid kfault configuration:\n  machine: unknown key "memmory"; expected one of accel, cpus, memoryMiB, bootTimeoutMs, requestTimeoutMs, stepTimeoutMs, kvmProbeMs, cmdline, disks');
   });
 
   it('prints every problem, one per line', () => {
