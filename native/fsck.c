@@ -38,6 +38,22 @@
 #define EXT2_ERROR_FS 0x0002
 #define INCOMPAT_RECOVER 0x0004
 
+unsigned long kf_mount_flags(unsigned long st)
+{
+	/* statvfs's ST_* are not mount(2)'s MS_* (ST_RELATIME is MS_BIND's value) */
+	static const unsigned long map[][2] = {
+		{ ST_RDONLY, MS_RDONLY }, { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },
+		{ ST_NOEXEC, MS_NOEXEC }, { ST_SYNCHRONOUS, MS_SYNCHRONOUS }, { ST_NOATIME, MS_NOATIME },
+		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+	};
+	unsigned long ms = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (st & map[i][0])
+			ms |= map[i][1];
+	return ms;
+}
+
 int kf_disks_from_env(struct kf_disk *d, int max)
 {
 	int n = 0;
@@ -82,10 +98,7 @@ static int mounted(const struct kf_disk *d, unsigned long *flags)
 
 	if (stat(d->mnt, &m) < 0 || stat(d->dev, &b) < 0 || m.st_dev != b.st_rdev)
 		return 0;
-	*flags = 0;
-	if (statvfs(d->mnt, &v) == 0)
-		*flags = v.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_SYNCHRONOUS |
-				     ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+	*flags = statvfs(d->mnt, &v) == 0 ? kf_mount_flags(v.f_flag) : 0;
 	return 1;
 }
 

@@ -52,9 +52,7 @@ static int mounted_flags(unsigned long *flags)
 
 	if (stat(disk.mnt, &m) < 0 || stat(disk.dev, &d) < 0 || m.st_dev != d.st_rdev)
 		return 0;
-	if (statvfs(disk.mnt, &v) == 0)
-		*flags = v.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_SYNCHRONOUS |
-				     ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+	*flags = statvfs(disk.mnt, &v) == 0 ? kf_mount_flags(v.f_flag) : 0;
 	return 1;
 }
 

@@ -80,6 +80,9 @@ struct kf_fsck {
 	size_t kmsg_len;
 };
 
+/* mount(2) flags for a mount's statvfs f_flag: to mount it again as it was. */
+unsigned long kf_mount_flags(unsigned long statvfs_flags);
+
 /* The scratch disks with a filesystem in this process's environment; their count. */
 int kf_disks_from_env(struct kf_disk *d, int max);
 

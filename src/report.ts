@@ -83,7 +83,7 @@ function problemCounts(r: SweepResult): string {
   const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak', 'corrupted'] as const;
   return '; problems: ' + kinds.flatMap((k) => {
     const n = p.filter((x) => x.kind === k).length;
-    return n ? [`${n} ${k}${n === 1 ? '' : k === 'oops' ? '' : 's'}`] : [];
+    return n ? [`${n} ${k}${n === 1 || k === 'oops' || k === 'corrupted' ? '' : 's'}`] : [];
   }).join(', ');
 }
 
