@@ -103,8 +103,9 @@ const DiskSchema = z.preprocess(
   diskSpec,
   z.strictObject({
     spec: z.never({ error: 'expected SIZE or SIZE:FS, e.g. 64M:ext4' }).optional(),
-    size: z.string().transform((v, ctx) => {
-      const n = parseDiskSize(v);
+    // a number too: a parsed config (sizes in bytes) parses again to itself
+    size: z.union([z.number(), z.string()]).transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : parseDiskSize(v);
       if (n === null || !Number.isInteger(n)) {
         ctx.addIssue({ code: 'custom', message: 'expected a size like 64M, 1G or 512K (binary units)' });
         return z.NEVER;

@@ -31,6 +31,9 @@ export function configJsonSchema(): Record<string, unknown> {
   // modules: z.preprocess turns a bare string into { path }; toJSONSchema sees only the object.
   props.modules!.items = { anyOf: [{ type: 'string', minLength: 1, description: 'a kbuild directory or a .ko' }, props.modules!.items] };
   const machine = props.machine!.properties!;
+  const diskObject = machine.disks!.items as Json;
+  // size: bytes or "64M" in the config (zod takes both); the file form is the string
+  diskObject.properties!.size = { type: 'string', pattern: '^\\d+[KMGkmg]?$', description: 'e.g. 64M, 1G, 512K (binary units)' };
   machine.disks!.items = { anyOf: [{ type: 'string', pattern: '^\\d+[KMGkmg]?(:(ext4|ext3|ext2|raw)?)?$', description: 'SIZE[:FS], e.g. 64M:ext4' }, machine.disks!.items] };
   for (const [key, description] of Object.entries(SECTIONS)) props[key]!.description = description;
   const faults = props.faults!.properties!;

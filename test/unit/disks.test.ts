@@ -14,6 +14,14 @@ import { catalogueFor, withHarnessNeeds } from '../../src/harness/needs.js';
 const base = mkdtempSync(join(tmpdir(), 'kfault-disks-test-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
+describe('disk config', () => {
+  it('a parsed config (sizes in bytes) parses again to itself, as every entry point re-checks it', () => {
+    const c = parseConfig({ machine: { disks: ['64M:ext4', { size: '2048K' }] } });
+    expect(c.machine.disks).toEqual([{ size: 64 << 20, fs: 'ext4' }, { size: 2 << 20, fs: null }]);
+    expect(parseConfig(c)).toEqual(c);
+  });
+});
+
 describe('disk files', () => {
   it('are sparse files of the size asked for, formatted by mke2fs with a fixed UUID, and removed', () => {
     const disks = parseConfig({ machine: { disks: ['64M:ext4', '1M'] } }).machine.disks;
