@@ -12,7 +12,7 @@ import { groupProblems } from '../../src/reports/groups.js';
 import type { SweepResult } from '../../src/protocol.js';
 
 const scribble = new URL('../fixtures/harnesses/scribble-ext4.c', import.meta.url).pathname;
-const config = parseConfig({ kernel: { profiles: ['block'] }, machine: { disks: [{ size: '64M', fs: 'ext4' }] }, sweep: { maxSteps: 400 } });
+const config = parseConfig({ kernel: { profiles: ['block'] }, machine: { disks: ['64M:ext4'] }, sweep: { maxSteps: 400 } });
 
 let guest: Guest;
 const stepsOf = (r: SweepResult) => r.steps.map((s) => [s.nth, s.errno, s.fault?.callSite ?? null]);
