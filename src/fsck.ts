@@ -46,7 +46,9 @@ export function isCorrupted(c: Pick<FsckCheck, 'ran' | 'status' | 'output'>): bo
 
 /** "e2fsck -fn /dev/vda: exit 4: Free blocks count wrong for group #0 (3808, counted=2812)." */
 export function corruptionText(c: FsckCheck): string {
-  const first = fsckFindings(c.output)[0] ?? '(no finding printed)';
+  const found = fsckFindings(c.output);
+  const head = found[0] ?? '(no finding printed)';
+  const first = (head.length > 80 ? `${head.slice(0, 77)}...` : head) + (found.length > 1 ? ` (and ${found.length - 1} more)` : '');
   const replay = c.replayed ? (c.replayErrno ? `; the kernel could not mount it to replay its journal (${c.replayErrno})` : '; after the kernel replayed its journal') : '';
   return `e2fsck -fn ${c.device}: exit ${c.status}${replay}: ${first}`;
 }
