@@ -44,6 +44,24 @@ static int find_disk(struct kf_ctx *c)
 	return 0;
 }
 
+/* mount(2) flags for a statvfs f_flag (ST_* are not MS_*: ST_RELATIME is MS_BIND's value).
+ * native/fsck.c has the same map; this file keeps its own so that a reproducer made from it
+ * (src/repro/c-extract.ts) compiles on its own. */
+static unsigned long ms_flags(unsigned long st)
+{
+	static const unsigned long map[][2] = {
+		{ ST_RDONLY, MS_RDONLY }, { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },
+		{ ST_NOEXEC, MS_NOEXEC }, { ST_SYNCHRONOUS, MS_SYNCHRONOUS }, { ST_NOATIME, MS_NOATIME },
+		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+	};
+	unsigned long ms = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (st & map[i][0])
+			ms |= map[i][1];
+	return ms;
+}
+
 /* Whether the disk is mounted on its mount point, and with which flags. */
 static int mounted_flags(unsigned long *flags)
 {
@@ -52,7 +70,7 @@ static int mounted_flags(unsigned long *flags)
 
 	if (stat(disk.mnt, &m) < 0 || stat(disk.dev, &d) < 0 || m.st_dev != d.st_rdev)
 		return 0;
-	*flags = statvfs(disk.mnt, &v) == 0 ? kf_mount_flags(v.f_flag) : 0;
+	*flags = statvfs(disk.mnt, &v) == 0 ? ms_flags(v.f_flag) : 0;
 	return 1;
 }
 
