@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { boot } from '../dist/guest/boot.js';
 import { modulesFor } from '../dist/kernel/modules.js';
 import { compileHarness } from '../dist/harness/compile.js';
+import { catalogueFor } from '../dist/harness/needs.js';
 import { verdict } from '../dist/report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -73,7 +74,7 @@ export async function determinismSection(config, kernel, rounds, log = () => {})
     const guest = await boot(config, { kernel });
     try {
       await guest.loadModules(modules);
-      const targets = [...guest.catalogue.map((h) => h.name), ...CONTROLS.map((arg) => ({ name: `harness.c(${arg})`, library, arg }))];
+      const targets = [...catalogueFor(guest.catalogue.map((h) => h.name), guest.disks).names, ...CONTROLS.map((arg) => ({ name: `harness.c(${arg})`, library, arg }))];
       const order = shuffled(targets, 0x5eed + round);
       for (const t of order) {
         const r = await guest.sweep(t);

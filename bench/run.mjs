@@ -31,6 +31,7 @@ import { modulesFor } from '../dist/kernel/modules.js';
 import { compileHarness } from '../dist/harness/compile.js';
 import { attributeLeaks } from '../dist/attribution.js';
 import { cacheDir } from '../dist/paths.js';
+import { catalogueFor } from '../dist/harness/needs.js';
 import { determinismSection } from './determinism.mjs';
 import { leakDetectionSection } from './leak-detection.mjs';
 import { chaosSection } from './chaos.mjs';
@@ -390,7 +391,7 @@ async function leakSection(config, kernel) {
   const label = (t) => (typeof t === 'string' ? t : t.name);
   try {
     await guest.loadModules(modules);
-    const catalogue = guest.catalogue.map((h) => h.name);
+    const catalogue = catalogueFor(guest.catalogue.map((h) => h.name), guest.disks).names;
     /** one check over some results: leaks tied to sweep steps, and the others */
     const check = async (results) => {
       const k = await guest.kmemleakCheck();
@@ -498,7 +499,7 @@ async function catalogueAt(config, kernel, memMiB) {
   try {
     guest = await boot(c, { kernel });
     let steps = 0;
-    for (const h of guest.catalogue) steps += (await guest.sweep(h.name)).steps.length;
+    for (const name of catalogueFor(guest.catalogue.map((h) => h.name), guest.disks).names) steps += (await guest.sweep(name)).steps.length;
     const k = await guest.kmemleakCheck();
     const b = await guest.bench(['/bin/cat', '/proc/meminfo']);
     const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(b.stdout)?.[1] ?? NaN);

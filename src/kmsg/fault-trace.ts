@@ -23,6 +23,8 @@ const MACHINERY = new RegExp(
       'slab_post_alloc_hook', '__kmalloc_large\\w*', '___kmalloc_large\\w*', 'kmalloc_large\\w*', '__do_kmalloc_node', 'kmalloc_node_track_caller\\w*',
       'pcpu_alloc\\w*', '__alloc_percpu\\w*', 'alloc_percpu\\w*', 'pcpu_\\w+', 'prepare_alloc_pages', '__alloc_pages\\w*', 'alloc_pages\\w*', '__alloc_frozen_pages\\w*', 'alloc_frozen_pages\\w*', 'folio_alloc\\w*',
       '__folio_alloc\\w*', '__get_free_pages\\w*', 'get_zeroed_page\\w*', 'alloc_pages_mpol\\w*',
+      // fail_make_request: the bio's submitter is the site, not the block layer's entry points
+      'should_fail_request', 'should_fail_bio', 'submit_bio_noacct\\w*', 'submit_bio', 'submit_bio_wait',
     ].join('|') +
     ')$',
 );

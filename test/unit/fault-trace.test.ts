@@ -14,6 +14,12 @@ describe('fault sites from kernel logs', () => {
     expect(site!.frames.at(-1)).toBe('entry_SYSCALL_64_after_hwframe+0x4b');
   });
 
+  it("a failed bio's site is its submitter, past the block layer's entry points (fail_make_request, ext4 fsync)", () => {
+    const [site, ...more] = parseFaultSites(fixture('fail-make-request-fsync-ext4.txt'));
+    expect(more).toEqual([]);
+    expect(site).toMatchObject({ injector: 'fail_make_request', callSite: 'ext4_io_submit+0x2a', caller: 'ext4_do_writepages' });
+  });
+
   it("skips unreliable '?' frames", () => {
     const [site] = parseFaultSites(fixture('open-nth2-unreliable-frame.txt'));
     expect(site).toMatchObject({ callSite: 'alloc_empty_file+0x8b', caller: 'path_openat' });
