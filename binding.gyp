@@ -9,7 +9,9 @@
         "native/command-addon.cc",
         "native/errors.cc",
         "native/guest.c",
+        "native/fsck.c",
         "native/harnesses.c",
+        "native/harnesses-ext4.c",
         "native/isolate.c",
         "native/kmsg.c",
         "native/lock.c",
@@ -27,7 +29,7 @@
     {
       "target_name": "kfault-harness-runner",
       "type": "executable",
-      "sources": ["native/harness-runner.c", "native/guest.c", "native/sweep.c", "native/kmsg.c", "native/user.c"],
+      "sources": ["native/harness-runner.c", "native/guest.c", "native/sweep.c", "native/kmsg.c", "native/user.c", "native/fsck.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_c": ["-std=gnu11"],

@@ -18,12 +18,13 @@ namespace {
 Napi::Value Harnesses(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	Napi::Array list = Napi::Array::New(env, kf_harness_count);
-	for (size_t i = 0; i < kf_harness_count; i++) {
+	Napi::Array list = Napi::Array::New(env);
+	const kf_harness *k;
+	for (size_t i = 0; (k = kf_harness_at(i)); i++) {
 		Napi::Object h = Napi::Object::New(env);
-		h.Set("name", kf_harnesses[i].name);
-		h.Set("syscall", kf_harnesses[i].syscall);
-		h.Set("summary", kf_harnesses[i].summary);
+		h.Set("name", k->name);
+		h.Set("syscall", k->syscall);
+		h.Set("summary", k->summary);
 		list.Set(i, h);
 	}
 	return list;
@@ -36,10 +37,43 @@ Napi::Value InGuest(const Napi::CallbackInfo &info)
 }
 
 // A step as it travels from the sweep thread to JavaScript.
+struct FsckEvent {
+	kf_fsck check;
+	std::string out, kmsg;
+};
 struct StepEvent {
 	kf_step step;
 	std::string kmsg;
+	std::vector<FsckEvent> fsck;
 };
+
+Napi::Value FsckValue(Napi::Env env, const std::vector<FsckEvent> &checks)
+{
+	if (checks.empty())
+		return env.Null();
+	Napi::Array list = Napi::Array::New(env, checks.size());
+	for (size_t i = 0; i < checks.size(); i++) {
+		const kf_fsck &f = checks[i].check;
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("device", f.device);
+		o.Set("fs", f.fs);
+		o.Set("ran", Napi::Boolean::New(env, f.ran));
+		o.Set("status", f.status);
+		o.Set("timedOut", Napi::Boolean::New(env, f.timed_out));
+		o.Set("replayed", Napi::Boolean::New(env, f.replayed));
+		o.Set("replayErrno", f.replay_err ? Napi::Value(Napi::String::New(env, strerrorname_np(f.replay_err) ? strerrorname_np(f.replay_err) : std::to_string(f.replay_err))) : env.Null());
+		o.Set("errorState", Napi::Boolean::New(env, f.error_state));
+		o.Set("repaired", Napi::Boolean::New(env, f.repaired));
+		o.Set("repairStatus", f.repaired ? Napi::Value(Napi::Number::New(env, f.repair_status)) : env.Null());
+		o.Set("ns", Napi::Number::New(env, (double)f.ns));
+		o.Set("note", f.note);
+		o.Set("output", checks[i].out);
+		o.Set("outputBytes", Napi::Number::New(env, (double)f.out_total));
+		o.Set("kmsg", checks[i].kmsg);
+		list.Set(i, o);
+	}
+	return list;
+}
 
 // Runs a sweep from a libuv pool thread (kf_sweep gives it a thread of its own, where fail-nth
 // is armed, the harness runs and the countdown is read back, as /proc/thread-self/fail-nth
@@ -93,6 +127,7 @@ public:
 			o.Set("signal", s.signal ? Napi::Value(Napi::String::New(env, sigabbrev_np(s.signal) ? std::string("SIG") + sigabbrev_np(s.signal) : std::to_string(s.signal))) : env.Null());
 			o.Set("ns", Napi::Number::New(env, (double)s.ns));
 			o.Set("kmsg", Napi::String::New(env, events[i].kmsg));
+			o.Set("fsck", FsckValue(env, events[i].fsck));
 			on_step_.Call({ o });
 		}
 	}
@@ -115,8 +150,15 @@ private:
 	static void OnStep(void *opaque, const kf_step *s)
 	{
 		auto *self = static_cast<SweepWorker *>(opaque);
-		StepEvent ev{ *s, std::string(s->kmsg, s->kmsg_len) };
+		StepEvent ev{ *s, std::string(s->kmsg, s->kmsg_len), {} };
 		ev.step.kmsg = nullptr;
+		for (int i = 0; i < s->nfsck; i++) {
+			const kf_fsck &f = s->fsck[i];
+			ev.fsck.push_back({ f, std::string(f.out, f.out_len), std::string(f.kmsg, f.kmsg_len) });
+			ev.fsck.back().check.out = nullptr;
+			ev.fsck.back().check.kmsg = nullptr;
+		}
+		ev.step.fsck = nullptr;
 		self->progress_->Send(&ev, 1);
 	}
 

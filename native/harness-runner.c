@@ -61,6 +61,12 @@ static void on_step(void *opaque, const struct kf_step *s)
 	(void)opaque;
 	record(REC_STEP, s, sizeof(*s));
 	send(s->kmsg, s->kmsg_len);
+	/* then each disk's check: the struct, e2fsck's output, the kernel's log of the check */
+	for (int i = 0; i < s->nfsck; i++) {
+		send(&s->fsck[i], sizeof(s->fsck[i]));
+		send(s->fsck[i].out, s->fsck[i].out_len);
+		send(s->fsck[i].kmsg, s->fsck[i].kmsg_len);
+	}
 }
 
 static void send_error(const struct kf_error *e)

@@ -254,10 +254,20 @@ const struct kf_harness kf_harnesses[] = {
 
 const size_t kf_harness_count = sizeof(kf_harnesses) / sizeof(kf_harnesses[0]);
 
+const struct kf_harness *kf_harness_at(size_t i)
+{
+	if (i < kf_harness_count)
+		return &kf_harnesses[i];
+	i -= kf_harness_count;
+	return i < kf_ext4_harness_count ? &kf_ext4_harnesses[i] : NULL;
+}
+
 const struct kf_harness *kf_find_harness(const char *name)
 {
-	for (size_t i = 0; i < kf_harness_count; i++)
-		if (strcmp(kf_harnesses[i].name, name) == 0)
-			return &kf_harnesses[i];
+	const struct kf_harness *h;
+
+	for (size_t i = 0; (h = kf_harness_at(i)); i++)
+		if (strcmp(h->name, name) == 0)
+			return h;
 	return NULL;
 }

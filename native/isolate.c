@@ -23,6 +23,45 @@ extern char **environ;
 /* A step's kernel log from the harness process, at most (the loop's own log is far smaller). */
 #define KMSG_MAX (16 << 20)
 
+/* Each disk's check after a step, as the runner sent it (its pointers mean nothing here). */
+struct step_checks {
+	struct kf_fsck check[KF_MAX_DISKS];
+	char *out[KF_MAX_DISKS], *kmsg[KF_MAX_DISKS];
+};
+
+static int read_all(int fd, void *buf, size_t len);
+
+/* Reads s->nfsck checks after a step's log; -1 on a short read, -2 when the runner's sizes
+ * are out of bounds (it holds the user's code: they are not trusted). */
+static int read_checks(int fd, struct kf_step *s, struct step_checks *c)
+{
+	if (s->nfsck < 0 || s->nfsck > KF_MAX_DISKS)
+		return -2;
+	for (int i = 0; i < s->nfsck; i++) {
+		struct kf_fsck *f = &c->check[i];
+		char *grown;
+
+		if (read_all(fd, f, sizeof(*f)) < 0)
+			return -1;
+		if (f->out_len > KF_FSCK_OUT_MAX || f->kmsg_len > KMSG_MAX)
+			return -2;
+		f->device[sizeof(f->device) - 1] = f->fs[sizeof(f->fs) - 1] = f->note[sizeof(f->note) - 1] = '\0';
+		if (!(grown = realloc(c->out[i], f->out_len + 1)))
+			return -1;
+		c->out[i] = grown;
+		if (!(grown = realloc(c->kmsg[i], f->kmsg_len + 1)))
+			return -1;
+		c->kmsg[i] = grown;
+		if (read_all(fd, c->out[i], f->out_len) < 0 || read_all(fd, c->kmsg[i], f->kmsg_len) < 0)
+			return -1;
+		c->out[i][f->out_len] = c->kmsg[i][f->kmsg_len] = '\0';
+		f->out = c->out[i];
+		f->kmsg = c->kmsg[i];
+	}
+	s->fsck = s->nfsck ? c->check : NULL;
+	return 0;
+}
+
 static int read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
@@ -163,6 +202,7 @@ static int one_child(char *runner, const char *library, const char *arg, const c
 	int pipefd[2], status, started = 0, finished = 0, result = -2, maxfd = 65536, exec_err = 0;
 	struct runner_argv argv;
 	struct rlimit nofile;
+	struct step_checks checks = { 0 };
 	char *kmsg = NULL;
 	pid_t pid;
 
@@ -188,9 +228,10 @@ static int one_child(char *runner, const char *library, const char *arg, const c
 	close(pipefd[1]);
 	free(argv.skip);
 	for (;;) {
-		struct runner_error r;
+		struct runner_error rerr;
 		struct kf_step s;
 		char tag, *grown;
+		int r;
 
 		if (read_all(pipefd[0], &tag, 1) < 0)
 			break;
@@ -217,6 +258,16 @@ static int one_child(char *runner, const char *library, const char *arg, const c
 				break;
 			kmsg[s.kmsg_len] = '\0';
 			s.kmsg = kmsg;
+			r = read_checks(pipefd[0], &s, &checks);
+			if (r == -2) {
+				kf_set_error(e, EPROTO, "read", library);
+				snprintf(e->message, sizeof(e->message),
+					 "the harness process sent a step %d with %d fsck checks, or one out of bounds", s.nth, s.nfsck);
+				result = -1;
+				break;
+			}
+			if (r < 0)
+				break;
 			on_step(opaque, &s);
 			finished = s.nth;
 		} else if (tag == REC_DONE) {
@@ -224,8 +275,8 @@ static int one_child(char *runner, const char *library, const char *arg, const c
 				result = 0;
 			break;
 		} else if (tag == REC_ERROR) {
-			if (read_all(pipefd[0], &r, sizeof(r)) == 0) {
-				take_error(&r, e);
+			if (read_all(pipefd[0], &rerr, sizeof(rerr)) == 0) {
+				take_error(&rerr, e);
 				result = -1;
 			}
 			break;
@@ -248,6 +299,10 @@ static int one_child(char *runner, const char *library, const char *arg, const c
 	}
 	close(pipefd[0]);
 	free(kmsg);
+	for (int i = 0; i < KF_MAX_DISKS; i++) {
+		free(checks.out[i]);
+		free(checks.kmsg[i]);
+	}
 	/* what the runner sends is no longer read: it must not sweep on unheard */
 	if (result == -1)
 		kill(pid, SIGKILL);

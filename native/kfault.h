@@ -10,6 +10,7 @@ extern "C" {
 #endif
 
 struct kf_user;
+struct kf_error;
 
 /* Per-run state of a harness. The sweep loop resets it before every run. */
 struct kf_ctx {
@@ -18,6 +19,7 @@ struct kf_ctx {
 	int fd[3];         /* -1 when unused; closed by the loop after each run */
 	long id;           /* an IPC id, key serial or mount flag; -1 when unused */
 	char path[256];
+	const char *why;   /* set by a setup that fails: what is missing, in words (static) */
 };
 
 struct kf_harness {
@@ -33,7 +35,12 @@ struct kf_harness {
 
 extern const struct kf_harness kf_harnesses[];
 extern const size_t kf_harness_count;
+/* the ext4 harnesses (native/harnesses-ext4.c), listed after kf_harnesses */
+extern const struct kf_harness kf_ext4_harnesses[];
+extern const size_t kf_ext4_harness_count;
 const struct kf_harness *kf_find_harness(const char *name);
+/* The whole catalogue, both tables: the ith harness, or NULL past its end. */
+const struct kf_harness *kf_harness_at(size_t i);
 
 /* A user's harness: a shared object with kfault_run() and optional kfault_setup() and
  * kfault_teardown(), each taking the argument string. */
@@ -45,6 +52,47 @@ struct kf_user {
 	char arg[1024];
 };
 
+/* A scratch disk with a filesystem, as the agent's environment names it (KFAULT_DISK<i>,
+ * KFAULT_FS<i>, KFAULT_MNT<i>). */
+#define KF_MAX_DISKS 8
+struct kf_disk {
+	char dev[64], fs[16], mnt[200];
+};
+
+/* What e2fsck said of one disk after a step (native/fsck.c). */
+#define KF_FSCK_OUT_MAX 65536
+struct kf_fsck {
+	char device[64], fs[16];
+	int ran;           /* e2fsck -fn ran to its end */
+	int status;        /* its exit status (0 clean, 4 errors left uncorrected...); -1: it did not */
+	int timed_out;     /* killed past KF_FSCK_TIMEOUT_MS */
+	int replayed;      /* the journal needed recovery: mounted and unmounted (unarmed) first */
+	int replay_err;    /* errno of that mount, when it failed (e2fsck then skips recovery) */
+	int error_state;   /* the superblock's s_state had ERROR_FS: the kernel recorded an error */
+	int repaired;      /* e2fsck -fy ran after it, so that the next step starts from a clean fs */
+	int repair_status;
+	long long ns;      /* the whole check: unmount, replay, e2fsck, repair, mount again */
+	char note[256];    /* why it was not checked, or what else happened; "" */
+	const char *out;   /* e2fsck -fn's stdout and stderr, the first KF_FSCK_OUT_MAX bytes */
+	size_t out_len;
+	long long out_total;
+	const char *kmsg;  /* what the kernel logged during the check (replay, mount, unmount) */
+	size_t kmsg_len;
+};
+
+/* mount(2) flags for a mount's statvfs f_flag: to mount it again as it was. */
+unsigned long kf_mount_flags(unsigned long statvfs_flags);
+
+/* The scratch disks with a filesystem in this process's environment; their count. */
+int kf_disks_from_env(struct kf_disk *d, int max);
+
+/* Between steps, nothing armed: unmounts d (when mounted at its mount point), lets the kernel
+ * replay its journal when it needs recovery (mount + umount), runs e2fsck -fn on it (bounded in
+ * time and output; out is a buffer of KF_FSCK_OUT_MAX bytes), repairs it with e2fsck -fy when
+ * that found anything, and mounts it back as it was. Returns 0, or -1 with *e filled when the
+ * disk could not be mounted again. */
+int kf_fsck_disk(const struct kf_disk *d, struct kf_fsck *f, char *out, struct kf_error *e);
+
 /* One step of a sweep: fail-nth was armed with nth before the run. */
 struct kf_step {
 	int nth;
@@ -55,6 +103,8 @@ struct kf_step {
 	long long ns;  /* wall time of the run */
 	const char *kmsg; /* what the kernel logged during the step: message texts, one per line */
 	size_t kmsg_len;
+	const struct kf_fsck *fsck; /* a check per scratch disk with a filesystem, after the step */
+	int nfsck;
 };
 
 /* Which steps a sweep runs: nth = first..last, except those in skip (e.g. a step that

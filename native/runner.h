@@ -13,7 +13,8 @@
 
 enum {
 	REC_START = 'S',       /* int nth: step nth is about to be armed */
-	REC_STEP = 'T',        /* struct kf_step, then its kmsg_len bytes of kernel log */
+	REC_STEP = 'T',        /* struct kf_step, then its kmsg_len bytes of kernel log, then nfsck
+				* times a struct kf_fsck, its out_len bytes and its kmsg_len bytes */
 	REC_DONE = 'D',        /* int complete */
 	REC_ERROR = 'E',       /* struct runner_error */
 	REC_EXEC_FAILED = 'X', /* int errno: the fork could not exec the runner */

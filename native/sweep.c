@@ -36,6 +36,7 @@ static void reset_ctx(struct kf_ctx *c, const struct kf_harness *h, const char *
 	c->user = h->user;
 	c->fd[0] = c->fd[1] = c->fd[2] = -1;
 	c->id = -1;
+	c->why = NULL;
 }
 
 static void release(const struct kf_harness *h, struct kf_ctx *c)
@@ -180,6 +181,53 @@ static int disarm_make_it_fail(int fd)
 	return -1;
 }
 
+/* The scratch disks with a filesystem, checked with e2fsck after each step that injected. */
+struct fs_checks {
+	int n;
+	struct kf_disk disk[KF_MAX_DISKS];
+	struct kf_fsck check[KF_MAX_DISKS];
+	char *out[KF_MAX_DISKS];
+	struct kmsg_buf log[KF_MAX_DISKS];
+};
+
+static int fs_checks_open(struct fs_checks *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->n = kf_disks_from_env(c->disk, KF_MAX_DISKS);
+	for (int i = 0; i < c->n; i++)
+		if (!(c->out[i] = malloc(KF_FSCK_OUT_MAX)))
+			return -1;
+	return 0;
+}
+
+static void fs_checks_close(struct fs_checks *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		free(c->out[i]);
+		free(c->log[i].buf);
+	}
+}
+
+/* Checks every disk, each with what the kernel logged meanwhile; nothing is armed. */
+static int fs_checks_run(struct fs_checks *c, int kmsg, struct kf_error *e)
+{
+	for (int i = 0; i < c->n; i++) {
+		struct kmsg_buf *log = &c->log[i];
+
+		if (kf_fsck_disk(&c->disk[i], &c->check[i], c->out[i], e) < 0)
+			return -1;
+		log->len = 0;
+		log->cut = 0;
+		if (log->buf)
+			log->buf[0] = '\0';
+		if (kmsg >= 0)
+			drain_kmsg(kmsg, log);
+		c->check[i].kmsg = log->buf ? log->buf : "";
+		c->check[i].kmsg_len = log->len;
+	}
+	return 0;
+}
+
 struct sweep_job {
 	const struct kf_harness *h;
 	const char *dir;
@@ -258,6 +306,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		      kf_step_fn on_step, void *opaque, int *complete, struct kf_error *e)
 {
 	struct kmsg_buf log = { 0 };
+	struct fs_checks fs;
 	struct kf_ctx ctx;
 	int fd, kmsg, marker, mif = -1, ret = -1, tid = (int)gettid();
 
@@ -265,6 +314,12 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 	fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		kf_set_error(e, errno, "open", FAIL_NTH);
+		return -1;
+	}
+	if (fs_checks_open(&fs) < 0) {
+		kf_set_error(e, ENOMEM, "malloc", "fsck output");
+		fs_checks_close(&fs);
+		close(fd);
 		return -1;
 	}
 	kmsg = take_kmsg();
@@ -275,7 +330,7 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 	if (h->setup && (ret = h->setup(&ctx)) < 0) {
 		kf_set_error(e, -ret, "setup", h->name);
 		snprintf(e->message, sizeof(e->message), "harness %s: setup failed: %s", h->name,
-			 strerror(-ret));
+			 ctx.why ? ctx.why : strerror(-ret));
 		ret = -1;
 		goto out;
 	}
@@ -292,6 +347,12 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		kf_set_error(e, -ret, h->syscall, h->name);
 		snprintf(e->message, sizeof(e->message),
 			 "harness %s fails with no fault injected: %s", h->name, strerror(-ret));
+		ret = -1;
+		goto teardown;
+	}
+	/* every armed step starts from a disk that was just checked and mounted again: so does
+	 * the first (what the unarmed run left is checked too, and repaired if need be) */
+	if (fs.n && fs_checks_run(&fs, kmsg, e) < 0) {
 		ret = -1;
 		goto teardown;
 	}
@@ -355,6 +416,14 @@ int kf_sweep_here(const struct kf_harness *h, const char *dir, const struct kf_s
 		s.injected = o->random ? (log.buf && strstr(log.buf, "FAULT_INJECTION: forcing a failure") != NULL) : left == 0;
 		s.kmsg = log.buf ? log.buf : "";
 		s.kmsg_len = log.len;
+		if (fs.n && s.injected) {
+			if (fs_checks_run(&fs, kmsg, e) < 0) {
+				ret = -1;
+				goto teardown;
+			}
+			s.fsck = fs.check;
+			s.nfsck = fs.n;
+		}
 		on_step(opaque, &s);
 		if (!s.injected && !o->random) {
 			*complete = 1;
@@ -377,6 +446,7 @@ out:
 		close(marker);
 	give_back_kmsg(kmsg);
 	free(log.buf);
+	fs_checks_close(&fs);
 	return ret;
 }
 

@@ -20,6 +20,27 @@ export interface NativeStep {
   ns: number;
   /** what the kernel logged during the step (/dev/kmsg message texts, one per line) */
   kmsg: string;
+  /** e2fsck of each scratch disk with a filesystem after a step that injected; null: none */
+  fsck: NativeFsck[] | null;
+}
+
+/** One disk's check after a step (native/fsck.c); protocol.ts's FsckCheck. */
+export interface NativeFsck {
+  device: string;
+  fs: string;
+  ran: boolean;
+  status: number;
+  timedOut: boolean;
+  replayed: boolean;
+  replayErrno: string | null;
+  errorState: boolean;
+  repaired: boolean;
+  repairStatus: number | null;
+  ns: number;
+  note: string;
+  output: string;
+  outputBytes: number;
+  kmsg: string;
 }
 
 export interface NativeSweep {

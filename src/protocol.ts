@@ -48,6 +48,33 @@ export type CommandStep = z.infer<typeof CommandStep>;
  * injectable list, and what it was made to return (read back from fail_function/<name>/retval). */
 export const StepFunction = z.strictObject({ name: z.string(), type: z.string(), retval: z.number().int() });
 export type StepFunction = z.infer<typeof StepFunction>;
+/** e2fsck -fn of a scratch disk after a step that injected (native/fsck.c). */
+export const FsckCheck = z.strictObject({
+  device: z.string(),
+  fs: z.string(),
+  /** e2fsck -fn ran to its end; status is its exit status (0 clean, 4 errors left uncorrected, 8 operational error) */
+  ran: z.boolean(),
+  status: z.number().int(),
+  timedOut: z.boolean(),
+  /** the journal needed recovery: the disk was mounted and unmounted (unarmed) first, so that the kernel replayed it */
+  replayed: z.boolean(),
+  /** that mount failed (e2fsck then skipped recovery): its errno */
+  replayErrno: z.string().nullable(),
+  /** the superblock said the kernel had recorded an error (s_state ERROR_FS) */
+  errorState: z.boolean(),
+  /** e2fsck -fy ran after it, so that the next step started from a clean filesystem */
+  repaired: z.boolean(),
+  repairStatus: z.number().int().nullable(),
+  ns: z.number().nonnegative(),
+  /** why it was not checked, or what else happened */
+  note: z.string(),
+  /** e2fsck's own output (stdout and stderr), the first 64 KiB */
+  output: z.string(),
+  outputBytes: z.number().int().nonnegative(),
+  /** what the kernel logged during the check (the replay, the unmount and mount) */
+  kmsg: z.string(),
+});
+export type FsckCheck = z.infer<typeof FsckCheck>;
 
 export const Step = z.object({
   nth: z.number().int().positive(),
@@ -68,6 +95,8 @@ export const Step = z.object({
   command: CommandStep.nullable().optional(),
   /** function mode: the function failed in this step */
   function: StepFunction.optional(),
+  /** a scratch disk with a filesystem was attached: e2fsck's check of each after the step */
+  fsck: z.array(FsckCheck).nullable().optional(),
 });
 export type Step = z.infer<typeof Step>;
 

@@ -1,6 +1,7 @@
 // Sweep results as text: a table per harness and a summary line.
 import { kernelProblems } from './kmsg/problems.js';
 import { leakSummary } from './attribution.js';
+import { corruptionText, fsckSummary, isCorrupted } from './fsck.js';
 import type { Leak } from './kmsg/kmemleak-report.js';
 import type { Step, SweepResult } from './protocol.js';
 
@@ -49,7 +50,7 @@ export function callSites(r: SweepResult): string[] {
 /** What went wrong at a failure point, besides its errno. */
 export interface Problem {
   nth: number | null;
-  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang' | 'signal' | 'kmemleak';
+  kind: 'leak' | 'oops' | 'panic' | 'warning' | 'hang' | 'signal' | 'kmemleak' | 'corrupted';
   text: string;
 }
 
@@ -67,6 +68,8 @@ export function problems(r: SweepResult): Problem[] {
   // the step in which kmemleak gave up: no leak check after it can be trusted
   for (const s of r.steps) for (const l of s.kmsg.split('\n')) if (KMEMLEAK_DIED.test(l)) out.push({ nth: s.nth, kind: 'kmemleak', text: l.trim() });
   for (const s of r.steps) if (s.signal) out.push({ nth: s.nth, kind: 'signal', text: `the harness was killed by ${s.signal} (in user space; the sweep went on in a new process)` });
+  // e2fsck found the scratch disk damaged after the step (src/fsck.ts says what counts)
+  for (const s of r.steps) for (const c of s.fsck ?? []) if (isCorrupted(c)) out.push({ nth: s.nth, kind: 'corrupted', text: corruptionText(c) });
   for (const s of r.steps) if (s.command?.timedOut) out.push({ nth: s.nth, kind: 'hang', text: `the program did not finish within ${s.command.timeoutMs} ms; it was killed` });
   const byStep = new Map<number | null, Leak[]>();
   for (const { nth, leak } of r.leaks) byStep.set(nth, [...(byStep.get(nth) ?? []), leak]);
@@ -77,10 +80,10 @@ export function problems(r: SweepResult): Problem[] {
 export function problemCounts(r: SweepResult): string {
   const p = problems(r);
   if (!p.length) return '';
-  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak'] as const;
+  const kinds = ['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak', 'corrupted'] as const;
   return '; problems: ' + kinds.flatMap((k) => {
     const n = p.filter((x) => x.kind === k).length;
-    return n ? [`${n} ${k}${n === 1 ? '' : k === 'oops' ? '' : 's'}`] : [];
+    return n ? [`${n} ${k}${n === 1 || k === 'oops' || k === 'corrupted' ? '' : 's'}`] : [];
   }).join(', ');
 }
 
@@ -138,7 +141,8 @@ export function sweepTable(r: SweepResult): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => '  ' + row.map((cell, i) => (i === 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
   const outside = all.filter((p) => p.nth === null).map((p) => `  setup/teardown: ${p.kind}: ${p.text}`);
-  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, ...outside, `kmemleak filter: ${r.kmemleakFilter.note}`, ...(r.refillFilter ? [r.refillFilter] : []), summaryLine(r)].join('\n');
+  const fsck = fsckSummary(r.steps);
+  return [`${r.harness} — ${r.summary} (${r.syscall})`, ...lines, ...outside, `kmemleak filter: ${r.kmemleakFilter.note}`, ...(r.refillFilter ? [r.refillFilter] : []), ...(fsck ? [fsck] : []), summaryLine(r)].join('\n');
 }
 export function totalsLine(results: SweepResult[], ms: number): string {
   const sum = results.map(counts).reduce((a, c) => ({ points: a.points + c.points, failed: a.failed + c.failed, tolerated: a.tolerated + c.tolerated, absorbed: a.absorbed + c.absorbed }));
@@ -155,7 +159,7 @@ const RESET = '\x1b[0m';
 export function colorize(text: string): string {
   return text
     .split('\n')
-    .map((l) => (/ (leak|oops|panic|warning|hang|signal|kmemleak): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
+    .map((l) => (/ (leak|oops|panic|warning|hang|signal|kmemleak|corrupted): /.test(l) ? `${RED}${l}${RESET}` : l.replace(/ ok$/, ` ${GREEN}ok${RESET}`)))
     .join('\n');
 }
 

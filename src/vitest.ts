@@ -120,7 +120,7 @@ expect.extend({
     };
   },
   toHandleEveryFailure(received: CheckedSweep | CheckedCommandSweep) {
-    const bad = blocks(received, ['oops', 'panic', 'warning', 'hang', 'signal']);
+    const bad = blocks(received, ['oops', 'panic', 'warning', 'hang', 'signal', 'corrupted']);
     return {
       pass: bad.length === 0,
       message: () => (bad.length ? `expected every failure point of ${nameOf(received)} to be handled, but:\n${bad.join('\n')}` : `expected ${nameOf(received)} to mishandle a failure point, but none did`),

@@ -15,7 +15,7 @@ import type { Reproducer, ResultsProblem } from '../repro/problems.js';
 export const ProblemGroup = z.strictObject({
   /** what the grouping compares: the kind and the normalized title or allocation stack */
   signature: z.string(),
-  kind: z.enum(['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak']),
+  kind: z.enum(['leak', 'oops', 'panic', 'warning', 'hang', 'signal', 'kmemleak', 'corrupted']),
   /** syzkaller style: "memory leak in kfault_test_alloc", "WARNING in warny" */
   title: z.string(),
   /** how many failure points (or setups/teardowns) hit it */
@@ -160,6 +160,12 @@ function hits(r: SweepResult): Hit[] {
       const sig = p.kind === 'signal' ? (r.steps.find((s) => s.nth === p.nth)?.signal ?? 'a signal') : null;
       title = p.kind === 'hang' ? `hang in ${r.harness}` : `${sig} in ${r.harness} (user space)`;
       signature = `${p.kind}|${r.harness}|${sig ?? ''}`;
+    } else if (p.kind === 'corrupted') {
+      // what fsck found differs with the damage; where the fault struck is the bug
+      const site = siteOf(p.nth);
+      const fs = r.steps.find((s) => s.nth === p.nth)?.fsck?.find((c) => p.text.startsWith(`e2fsck -fn ${c.device}:`))?.fs ?? 'filesystem';
+      title = `corrupted ${fs} after a fault in ${site ? functionOf(site) : r.harness}`;
+      signature = `corrupted|${fs}|${site ? functionOf(site) : r.harness}`;
     } else if (p.kind === 'kmemleak') {
       title = normalizeTitle(p.text);
       signature = `kmemleak|${title}`;

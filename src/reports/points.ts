@@ -1,6 +1,7 @@
 // The failure points of a sweep as report formats list them: each injected step and each step
 // that crashed, with its problems; plus problems of the harness's setup/teardown.
 import { problems, type Problem } from '../report.js';
+import { fsckFindings, isCorrupted } from '../fsck.js';
 import type { Crash, Step, SweepResult } from '../protocol.js';
 import { byNth, groupProblems, groupWhere, leakSignature, sitesText, type ProblemGroup } from './groups.js';
 
@@ -43,6 +44,12 @@ export function excerpt(r: SweepResult, p: FailurePoint | null, problem: Problem
     return r.leaks
       .filter((l) => l.nth === (p?.nth ?? null))
       .map(({ leak }) => [`unreferenced object ${leak.address} (size ${leak.size}):`, `  comm "${leak.comm}", pid ${leak.pid}, jiffies ${leak.jiffies}`, `  backtrace (crc ${leak.crc ?? '?'}):`, ...leak.frames.map((f) => `    ${f}`)].join('\n'))
+      .join('\n');
+  }
+  if (problem.kind === 'corrupted') {
+    return (p?.step?.fsck ?? [])
+      .filter(isCorrupted)
+      .map((c) => [`e2fsck -fn ${c.device}: exit ${c.status}${c.replayed ? ' (after the kernel replayed the journal)' : ''}${c.note ? `; ${c.note}` : ''}`, ...fsckFindings(c.output).map((l) => `  ${l}`)].join('\n'))
       .join('\n');
   }
   if (p?.crash) return p.crash.log.join('\n');

@@ -147,8 +147,8 @@ export interface CatalogueEntry {
   functions: string[];
 }
 
-export function catalogueEntry(harnessesC: string, name: string): CatalogueEntry | null {
-  const table = topLevelItems(harnessesC).find((it) => it.name === 'kf_harnesses');
+export function catalogueEntry(harnessesC: string, name: string, tableName = 'kf_harnesses'): CatalogueEntry | null {
+  const table = topLevelItems(harnessesC).find((it) => it.name === tableName);
   if (!table) return null;
   for (const m of table.text.matchAll(/\{\s*"((?:\\.|[^"\\])*)"[^\n]*\}/g)) {
     if (m[1] !== name) continue;
@@ -176,8 +176,13 @@ function structOf(header: string, tag: string): string {
  * functions and what they use from native/harnesses.c, its catalogue entry as kfr_h, and sweep.c's
  * reset_ctx() and release(). Throws when the harness is not in the catalogue. */
 export function builtinHarnessC(name: string): string {
-  const src = read('harnesses.c');
-  const entry = catalogueEntry(src, name);
+  // the catalogue is two tables: native/harnesses.c's and the ext4 harnesses'
+  let src = read('harnesses.c');
+  let entry = catalogueEntry(src, name);
+  if (!entry) {
+    src = read('harnesses-ext4.c');
+    entry = catalogueEntry(src, name, 'kf_ext4_harnesses');
+  }
   if (!entry) throw new Error(`native/harnesses.c: no built-in harness '${name}'`);
   const items = topLevelItems(src);
   const includes = items.filter((it) => it.kind === 'preprocessor' && /^\s*#\s*include\s*</m.test(it.text)).map((it) => it.text.replace(/^[\s\S]*?(#\s*include)/, '$1'));

@@ -42,6 +42,7 @@ export function notReproducible(r: Pick<SweepResult, 'mode'> & Partial<Pick<Swee
   if (r.mode !== 'systematic') return 'random mode: no nth to arm';
   if (r.steps?.some((s) => s.command)) return 'a program swept under ptrace: run kfault command --sweep again (kfault repro writes reproducers of harnesses)';
   if (p.nth === null) return "made in the harness's setup or teardown, outside any armed step";
+  if (p.kind === 'corrupted') return "a corrupted filesystem: kfault repro writes reproducers of leaks, oopses and warnings, not of e2fsck's findings (they need the scratch disk and the check between steps); sweep the harness again with its disk";
   if (!(REPRODUCIBLE as readonly string[]).includes(p.kind)) return `a ${p.kind}: kfault repro writes reproducers of leaks, oopses and warnings`;
   return null;
 }

@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(): Record<string, string> {
   const exe = join(dir, 'errno');
-  const cc = spawnSync('gcc', ['-D_GNU_SOURCE', '-std=gnu11', '-O0', '-U_FORTIFY_SOURCE', '-Wall', '-o', exe, 'test/native/errno.c', 'native/sweep.c', 'native/kmsg.c', 'native/guest.c', '-lpthread', '-Wl,--wrap=open,--wrap=read,--wrap=pread,--wrap=pwrite'], { cwd: root, encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-D_GNU_SOURCE', '-std=gnu11', '-O0', '-U_FORTIFY_SOURCE', '-Wall', '-o', exe, 'test/native/errno.c', 'native/sweep.c', 'native/kmsg.c', 'native/guest.c', 'native/fsck.c', '-lpthread', '-Wl,--wrap=open,--wrap=read,--wrap=pread,--wrap=pwrite'], { cwd: root, encoding: 'utf8' });
   expect(cc.status, cc.stderr).toBe(0);
   const r = spawnSync(exe, { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
