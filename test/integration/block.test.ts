@@ -1,6 +1,7 @@
 // Scratch disks and block I/O errors on the real guest: the block profile's kernel (kernel/
 // block.config) with an ext4 and a raw disk, fail_make_request in random mode on the ext4's
 // disk, and the default kernel (no block layer) refusing disks with a clear error.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +46,7 @@ describe('scratch disks', () => {
   });
 });
 
-describe('fail_make_request: random mode on the scratch disk', () => {
+describe('fail_make_request: random mode on the scratch disk, e2fsck after every run', () => {
   it("every run's fsync gets EIO from a bio the injector failed, and make-it-fail is put back", async () => {
     const before = await guest.faultState();
     const r = await guest.sweep(
@@ -58,6 +59,9 @@ describe('fail_make_request: random mode on the scratch disk', () => {
       expect(s.injected).toBe(true);
       expect(s.kmsg).toMatch(/name fail_make_request/);
       expect(s.kmsg).toMatch(/should_fail_bio|submit_bio/);
+      expect(s.fault?.callSite).toMatch(/^ext4_io_submit\+/);
+      // and after each run, e2fsck -fn of the disk: an I/O error on data leaves ext4 consistent
+      expect(s.fsck?.[0]).toMatchObject({ device: '/dev/vda', ran: true, status: 0 });
     }
     expect(await guest.faultState()).toEqual(before);
     const disk = await sh('cat /sys/block/vda/make-it-fail /sys/block/vdb/make-it-fail');
@@ -69,6 +73,22 @@ describe('fail_make_request: random mode on the scratch disk', () => {
     expect(r.out).toMatch(/kfault0: \d+\/\d+ files/);
     expect(r.status).toBe(0);
   });
+});
+
+describe('kfault sweep ext4-rename, nothing else given', () => {
+  it('makes its ext4 disk and boots the block profile, and e2fsck checks every step that injected', () => {
+    const bin = new URL('../../bin/kfault.js', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bin, 'sweep', 'ext4-rename', '--json', '--leaks', 'off'], { encoding: 'utf8', timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const file = JSON.parse(r.stdout);
+    const [sweep] = file.results;
+    expect(sweep.harness).toBe('ext4-rename');
+    expect(sweep.complete).toBe(true);
+    const injected = sweep.steps.filter((s: { injected: boolean }) => s.injected);
+    expect(injected.length).toBeGreaterThan(3);
+    for (const s of injected) expect(s.fsck?.[0]).toMatchObject({ device: '/dev/vda', fs: 'ext4', ran: true, status: 0 });
+    expect(file.problems).toEqual([]);
+  }, 600_000);
 });
 
 describe('the default kernel', () => {

@@ -77,12 +77,19 @@ describe('function mode: a built-in harness (open)', () => {
     for (const [i, s] of r.steps.entries()) {
       const f = t.functions[i]!;
       expect(s.function).toEqual({ name: f.name, type: f.type, retval: DEFAULT_RETVAL[f.type] });
-      expect(s.injected).toBe(true);
+      // a function the traced (first) run reached can be missed by a later one: the first run
+      // refills the slab caches from the page allocator (should_fail_alloc_page), later runs
+      // find them full. Such a step is "not hit": nothing failed, the harness succeeded.
+      if (!s.injected) {
+        expect([s.ret, s.errno, s.fault]).toEqual([0, null, null]);
+        continue;
+      }
       // the fault site: fail_function's own stack dump, through the function it failed
       expect(s.fault?.injector).toBe('fail_function');
       expect(framesOf(s)).toContain(f.name);
     }
     const slab = r.steps.find((s) => s.function?.name === 'should_failslab')!;
+    expect(slab.injected).toBe(true);
     expect(slab.errno).toMatch(/^E(NOMEM|NFILE|MFILE)$/); // the allocation failed; open's error path chose the errno
     expect(r.crashes).toEqual([]);
     expect(await guest.faultState()).toEqual(before);
