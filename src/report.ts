@@ -186,6 +186,7 @@ export function randomTable(r: SweepResult): string {
     `${r.harness} — ${r.summary} (${r.syscall}), random mode: make-it-fail on the harness thread, task-filter, the injectors' probability`,
     ...lines,
     ...problemLines(r).map((l) => `  ${l}`),
+    ...[fsckSummary(r.steps)].filter((l): l is string => !!l),
     `${r.harness}: ${r.steps.length} runs: ${injected} with a traced fault, ${failed} failed${problemCounts(r)}; ${Math.round(r.ms)} ms`,
   ].join('\n');
 }

@@ -252,7 +252,7 @@ function report(flags: Flags, files: string[]): number {
   else if (format === 'ktap') process.stdout.write(ktap(saved));
   else if (format === 'json') console.log(JSON.stringify(saved, null, 2));
   else {
-    for (const r of saved.results) console.log((r.mode === 'function' ? functionTable(r) : sweepTable(r)) + '\n');
+    for (const r of saved.results) console.log((r.mode === 'random' ? randomTable(r) : r.mode === 'function' ? functionTable(r) : sweepTable(r)) + '\n');
     console.log(batchFooter(saved, saved.results.reduce((ms, r) => ms + r.ms, 0)));
     console.log(`kernel ${saved.kernel} (${saved.accel})`);
   }

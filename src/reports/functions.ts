@@ -1,3 +1,4 @@
+import { fsckSummary } from '../fsck.js';
 // Function mode's table: one row per function the traced run reached, failed once in turn.
 import { errnoName } from '../errno.js';
 import { outcome, problemCounts, problems, site, verdict } from '../report.js';
@@ -36,5 +37,5 @@ export function functionTable(r: SweepResult): string {
   const hit = r.steps.filter((s) => s.injected);
   const failed = hit.filter((s) => s.ret < 0).length;
   const summary = `${r.harness}: ${nths.length} functions failed in turn: ${failed} made the call fail, ${hit.length - failed} tolerated, ${r.steps.length - hit.length} not hit${r.crashes.length ? `; ${r.crashes.length} crashed the guest` : ''}${problemCounts(r)}; ${Math.round(r.ms)} ms`;
-  return [`${r.harness} — ${r.summary} (${r.syscall}), function mode: each injectable function of its traced run failed once (fail_function)`, ...(nths.length ? lines : ['  (no injectable function reached)']), ...outside, traceLine(r), summary].join('\n');
+  return [`${r.harness} — ${r.summary} (${r.syscall}), function mode: each injectable function of its traced run failed once (fail_function)`, ...(nths.length ? lines : ['  (no injectable function reached)']), ...outside, traceLine(r), ...[fsckSummary(r.steps)].filter((l): l is string => !!l), summary].join('\n');
 }
