@@ -74,10 +74,10 @@ describe('kfault sweep on the real guest', () => {
   it('a config the running kernel cannot do is a config error naming the CONFIG_ option, exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kfault-cli-'));
     try {
-      writeFileSync(join(dir, 'kfault.config.json'), JSON.stringify({ faults: { fail_make_request: { taskFilter: true } } }));
+      writeFileSync(join(dir, 'kfault.config.json'), JSON.stringify({ faults: { fail_function: { taskFilter: true } } }));
       const r = spawnSync(process.execPath, [bin, 'sweep', 'pipe2'], { encoding: 'utf8', timeout: 300_000, cwd: dir });
       expect(r.stderr.slice(r.stderr.indexOf('invalid kfault configuration'))).toBe(
-        'invalid kfault configuration:\n  faults.fail_make_request: this kernel has no /sys/kernel/debug/fail_make_request: build it with CONFIG_FAIL_MAKE_REQUEST=y\n',
+        'invalid kfault configuration:\n  faults.fail_function: this kernel has no /sys/kernel/debug/fail_function: build it with CONFIG_FAIL_FUNCTION=y\n',
       );
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
