@@ -19,13 +19,20 @@ function install(): void {
   }
 }
 
-/** Runs fn with path registered for removal on exit, and unregisters it after (fn may rename it). */
-export function withScratchPath<T>(path: string, fn: () => T): T {
+/** Registers path for removal on exit; the function returned unregisters it (the caller has
+ * removed or kept it). */
+export function removeOnExit(path: string): () => void {
   install();
   paths.add(path);
+  return () => paths.delete(path);
+}
+
+/** Runs fn with path registered for removal on exit, and unregisters it after (fn may rename it). */
+export function withScratchPath<T>(path: string, fn: () => T): T {
+  const forget = removeOnExit(path);
   try {
     return fn();
   } finally {
-    paths.delete(path);
+    forget();
   }
 }

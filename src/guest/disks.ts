@@ -6,6 +6,7 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Disk } from '../config.js';
+import { removeOnExit } from '../remove-on-exit.js';
 
 export const MKE2FS = '/usr/sbin/mke2fs';
 
@@ -27,17 +28,6 @@ export interface DiskFiles {
   dir: string;
   paths: string[];
   remove: () => void;
-}
-
-const live = new Set<string>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const d of live) rmSync(d, { recursive: true, force: true });
-  });
 }
 
 /** Dirs of disks left by a kfault that was killed (SIGKILL) between making them and the guest's
@@ -74,12 +64,11 @@ export function removeStaleDiskDirs(base: string): string[] {
 /** Makes the disks (sparse, formatted when they have an fs). Throws, leaving nothing, when mke2fs fails. */
 export function makeDisks(disks: Disk[], base = tmpdir()): DiskFiles | null {
   if (!disks.length) return null;
-  hookExit();
   removeStaleDiskDirs(base);
   const dir = mkdtempSync(join(base, `kfault-disks-${process.pid}-`));
-  live.add(dir);
+  const forget = removeOnExit(dir);
   const remove = () => {
-    live.delete(dir);
+    forget();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
