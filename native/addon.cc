@@ -61,7 +61,7 @@ Napi::Value FsckValue(Napi::Env env, const std::vector<FsckEvent> &checks)
 		o.Set("status", f.status);
 		o.Set("timedOut", Napi::Boolean::New(env, f.timed_out));
 		o.Set("replayed", Napi::Boolean::New(env, f.replayed));
-		o.Set("replayErrno", f.replay_err ? Napi::Value(Napi::String::New(env, strerrorname_np(f.replay_err) ? strerrorname_np(f.replay_err) : std::to_string(f.replay_err))) : env.Null());
+		o.Set("replayErrno", f.replay_err ? Napi::Value(Napi::String::New(env, ErrnoNameOr(f.replay_err))) : env.Null());
 		o.Set("errorState", Napi::Boolean::New(env, f.error_state));
 		o.Set("repaired", Napi::Boolean::New(env, f.repaired));
 		o.Set("repairStatus", f.repaired ? Napi::Value(Napi::Number::New(env, f.repair_status)) : env.Null());

@@ -32,3 +32,9 @@ Napi::Value ErrnoName(const Napi::CallbackInfo &info)
 	const char *name = strerrorname_np(std::abs(info[0].As<Napi::Number>().Int32Value()));
 	return name ? Napi::String::New(env, name) : env.Null();
 }
+
+std::string ErrnoNameOr(int err)
+{
+	const char *name = strerrorname_np(std::abs(err));
+	return name ? name : std::to_string(err);
+}

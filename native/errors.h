@@ -1,5 +1,6 @@
 #pragma once
 #include <napi.h>
+#include <string>
 
 #include "kfault.h"
 
@@ -11,3 +12,6 @@ Napi::Error ErrnoError(Napi::Env env, const kf_error &e);
 // errnoName(n): the kernel's name of errno n (glibc's strerrorname_np: EOPNOTSUPP for 95, EAGAIN
 // for 11), or null. The one errno-name source: step errnos (src/errno.ts) and error codes alike.
 Napi::Value ErrnoName(const Napi::CallbackInfo &info);
+
+// The name of errno err for a record (e.g. "EIO"), or its number as text when it has none.
+std::string ErrnoNameOr(int err);
